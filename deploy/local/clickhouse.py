@@ -1,0 +1,155 @@
+"""ClickHouse on loopback: Debian's `clickhouse-server` with the project's own config.
+
+Config, data, logs and pid live under var/clickhouse; the system-wide service (if any) is
+left alone. Debian ships ClickHouse 18.16, which is why the config uses the `<yandex>` root
+element (current servers accept it too).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from deploy.local import processes
+from deploy.local.settings import StackSettings
+
+MARKER = "clickhouse"
+
+CONFIG = """<?xml version="1.0"?>
+<yandex>
+  <logger>
+    <level>information</level>
+    <log>{home}/log/server.log</log>
+    <errorlog>{home}/log/error.log</errorlog>
+    <size>100M</size>
+    <count>2</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>{tcp_port}</tcp_port>
+  <http_port>{http_port}</http_port>
+  <path>{home}/data/</path>
+  <tmp_path>{home}/tmp/</tmp_path>
+  <user_files_path>{home}/user_files/</user_files_path>
+  <format_schema_path>{home}/format_schemas/</format_schema_path>
+  <users_config>{home}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>536870912</mark_cache_size>
+  <max_concurrent_queries>200</max_concurrent_queries>
+  <!-- query_log is how tests and benchmarks prove how many rows a query read. -->
+  <query_log>
+    <database>system</database>
+    <table>query_log</table>
+    <flush_interval_milliseconds>1000</flush_interval_milliseconds>
+  </query_log>
+</yandex>
+"""
+
+USERS = """<?xml version="1.0"?>
+<yandex>
+  <profiles>
+    <default>
+      <max_memory_usage>4000000000</max_memory_usage>
+      <log_queries>1</log_queries>
+    </default>
+  </profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas>
+    <default>
+      <interval>
+        <duration>3600</duration>
+        <queries>0</queries><errors>0</errors><result_rows>0</result_rows>
+        <read_rows>0</read_rows><execution_time>0</execution_time>
+      </interval>
+    </default>
+  </quotas>
+</yandex>
+"""
+
+
+def home(s: StackSettings) -> Path:
+    return s.var_dir / "clickhouse"
+
+
+def pid_file(s: StackSettings) -> Path:
+    return home(s) / "clickhouse.pid"
+
+
+def log_file(s: StackSettings) -> Path:
+    return home(s) / "log" / "stdout.log"
+
+
+def ensure_binary(s: StackSettings) -> str:
+    """The server binary; installed from Debian with apt when missing and we are root."""
+    if os.access(s.clickhouse_binary, os.X_OK):
+        return s.clickhouse_binary
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing Debian's clickhouse-server with apt-get ...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "clickhouse-server"],
+            capture_output=True, text=True, check=False, env=env,
+        )
+        if result.returncode == 0 and os.access(s.clickhouse_binary, os.X_OK):
+            return s.clickhouse_binary
+        raise processes.ServiceError(f"apt-get install clickhouse-server failed:\n{result.stderr}")
+    raise processes.ServiceError(
+        f"no ClickHouse server at {s.clickhouse_binary}: run `sudo apt-get install "
+        "clickhouse-server`, or point VH_CLICKHOUSE_BINARY at a server binary."
+    )
+
+
+def _write_config(s: StackSettings) -> Path:
+    h = home(s)
+    for sub in ("data", "tmp", "log", "user_files", "format_schemas"):
+        (h / sub).mkdir(parents=True, exist_ok=True)
+    config = h / "config.xml"
+    config.write_text(CONFIG.format(home=h, tcp_port=s.clickhouse_port,
+                                    http_port=s.clickhouse_http_port))
+    (h / "users.xml").write_text(USERS)
+    return config
+
+
+def running_pid(s: StackSettings) -> int | None:
+    return processes.read_pid(pid_file(s), MARKER)
+
+
+def _answers(s: StackSettings) -> bool:
+    from clickhouse_driver import Client
+
+    client = Client("127.0.0.1", port=s.clickhouse_port, connect_timeout=2, send_receive_timeout=5)
+    try:
+        return bool(client.execute("SELECT 1") == [(1,)])
+    finally:
+        client.disconnect()
+
+
+def start(s: StackSettings, timeout: float = 60.0) -> int:
+    """Start the server unless it already runs; return its pid once `SELECT 1` answers."""
+    pid = running_pid(s)
+    if pid is None:
+        if processes.port_open(s.clickhouse_port):
+            raise processes.ServiceError(
+                f"port {s.clickhouse_port} is taken by another process; "
+                "set VH_CLICKHOUSE_PORT to a free port")
+        binary = ensure_binary(s)
+        config = _write_config(s)
+        pid = processes.spawn([binary, f"--config-file={config}"], log_file(s), pid_file(s))
+    processes.wait_until(lambda: _answers(s), timeout, f"ClickHouse on 127.0.0.1:{s.clickhouse_port}",
+                         log_file(s), alive=lambda: running_pid(s) is not None)
+    return pid
+
+
+def stop(s: StackSettings) -> bool:
+    return processes.stop(pid_file(s), MARKER, timeout=60.0)
