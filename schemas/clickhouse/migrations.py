@@ -1,0 +1,167 @@
+"""Numbered ClickHouse migrations, rendered for the server they run on.
+
+The SQL files beside this module (`NNN_name.sql`) are the schema analysts read. They carry a
+few placeholders because the Debian server (18.16) lacks types that current servers have:
+`{lc_string}` is LowCardinality(String) where supported, `{time_type}` DateTime64(3, 'UTC')
+or DateTime('UTC'), `{codec_delta}` a Delta+ZSTD codec or nothing. What a server supports is
+decided from `SELECT version()` (see `ServerFeatures`), never guessed.
+
+This module does no I/O of its own: `apply` takes an `execute(sql) -> rows` callable, so
+clickhouse-driver, chdb or a test double can run it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+Execute = Callable[[str], Sequence[tuple[Any, ...]]]
+
+
+class MigrationError(RuntimeError):
+    """A migration failed; carries which one so the operator knows where it stopped."""
+
+    def __init__(self, version: int, name: str, statement: str, cause: Exception) -> None:
+        self.version, self.name, self.statement = version, name, statement
+        super().__init__(f"migration {version:03d}_{name} failed: {cause}\nstatement:\n{statement}")
+
+
+@dataclass(frozen=True)
+class ServerFeatures:
+    """What the connected ClickHouse can do, from its version."""
+
+    version: tuple[int, ...]
+    # LowCardinality left experimental, codecs and TTL became usable, DateTime64 arrived: 20.1.
+    modern_types: bool
+    ttl: bool
+    # `insert_deduplication_token` setting: 22.2.
+    insert_dedup_token: bool
+
+    @classmethod
+    def from_version(cls, text: str) -> ServerFeatures:
+        parts = tuple(int(p) for p in re.findall(r"\d+", text)[:4])
+        if len(parts) < 2:
+            raise ValueError(f"unrecognised ClickHouse version {text!r}")
+        return cls(
+            version=parts,
+            modern_types=parts >= (20, 1),
+            ttl=parts >= (20, 1),
+            insert_dedup_token=parts >= (22, 2),
+        )
+
+    def placeholders(self) -> dict[str, str]:
+        if self.modern_types:
+            return {
+                "lc_string": "LowCardinality(String)",
+                "lc_nullable_string": "LowCardinality(Nullable(String))",
+                "time_type": "DateTime64(3, 'UTC')",
+                "codec_delta": "CODEC(Delta, ZSTD(1))",
+            }
+        return {
+            "lc_string": "String",
+            "lc_nullable_string": "Nullable(String)",
+            "time_type": "DateTime('UTC')",
+            "codec_delta": "",
+        }
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+    checksum: str
+
+
+def discover(directory: Path = HERE) -> list[tuple[int, str, str]]:
+    """(version, name, raw SQL) of every migration file, in version order."""
+    found = []
+    for path in sorted(directory.iterdir()):
+        match = _FILE.match(path.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), path.read_text()))
+    versions = [v for v, _, _ in found]
+    if len(versions) != len(set(versions)):
+        raise ValueError(f"two migrations share a number in {directory}: {versions}")
+    return found
+
+
+def _split(sql: str) -> tuple[str, ...]:
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return tuple(s.strip() for s in body.split(";") if s.strip())
+
+
+def _fill(statement: str, values: dict[str, str], name: str) -> str:
+    # Only `{identifier}` is a placeholder: JSON-ish text such as '{}' in comments stays.
+    def one(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise ValueError(f"migration {name}: unknown placeholder {{{key}}}")
+        return values[key]
+
+    return _PLACEHOLDER.sub(one, statement)
+
+
+def render(features: ServerFeatures, database: str, directory: Path = HERE) -> list[Migration]:
+    """The migrations as statements for this server and database."""
+    if not _IDENT.match(database):
+        raise ValueError(f"database name {database!r} must be a plain identifier")
+    values = {**features.placeholders(), "db": database}
+    out = []
+    for version, name, raw in discover(directory):
+        statements = tuple(_fill(s, values, name) for s in _split(raw))
+        checksum = hashlib.sha256(raw.encode()).hexdigest()[:16]
+        out.append(Migration(version, name, statements, checksum))
+    return out
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def apply(
+    execute: Execute, database: str, *, log: Callable[[str], None] = print, directory: Path = HERE
+) -> list[int]:
+    """Create `database` if needed and run the migrations it has not had yet.
+
+    Idempotent: a second call applies nothing. Every statement is itself
+    `IF NOT EXISTS`, so two processes migrating at once do no harm.
+    Returns the versions applied by this call. Raises MigrationError naming the one that failed.
+    """
+    features = ServerFeatures.from_version(str(execute("SELECT version()")[0][0]))
+    migrations = render(features, database, directory)
+    execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    execute(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+        "(version UInt32, name String, checksum String, applied_at DateTime) "
+        "ENGINE = MergeTree() ORDER BY version"
+    )
+    done = {int(row[0]) for row in execute(f"SELECT version FROM {database}.schema_migrations")}
+    applied = []
+    for migration in migrations:
+        if migration.version in done:
+            continue
+        log(f"migrating {database}: {migration.version:03d}_{migration.name}")
+        for statement in migration.statements:
+            try:
+                execute(statement)
+            except Exception as exc:
+                raise MigrationError(migration.version, migration.name, statement, exc) from exc
+        execute(
+            # INSERT ... SELECT, not VALUES: clients such as clickhouse-driver expect VALUES
+            # data to be sent separately, and this must run through a plain execute().
+            f"INSERT INTO {database}.schema_migrations (version, name, checksum, applied_at) "
+            f"SELECT {migration.version}, {_literal(migration.name)}, "
+            f"{_literal(migration.checksum)}, now()"
+        )
+        applied.append(migration.version)
+    return applied
