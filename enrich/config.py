@@ -1,0 +1,79 @@
+"""Enrichment settings, read once at start-up from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from enrich.errors import ConfigError
+
+
+def default_geoip_database() -> str:
+    """Path of the GeoLite2-City database shipped in the ``maxminddb-geolite2`` package.
+
+    It dates from 2018: good enough to run out of the box, not for production accuracy.
+    """
+    from geolite2 import geolite2_database  # imported lazily: only needed for the default
+
+    return str(geolite2_database())
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, raw, "not an integer") from None
+    if value < 1:
+        raise ConfigError(name, raw, "must be >= 1")
+    return value
+
+
+def _non_negative_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, raw, "not a number") from None
+    if not value >= 0:  # also rejects NaN
+        raise ConfigError(name, raw, "must be >= 0")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichConfig:
+    """Settings of :class:`enrich.enricher.Enricher`.
+
+    Attributes:
+        geoip_database: ``VH_GEOIP_DATABASE``, path of a MaxMind City (or GeoLite2-City) mmdb.
+        geoip_cache_size: ``VH_GEOIP_CACHE_SIZE``, IP addresses kept in the location LRU.
+        ua_cache_size: ``VH_UA_CACHE_SIZE``, user-agent strings kept in the parse LRU.
+        geoip_reload_check_seconds: ``VH_GEOIP_RELOAD_CHECK_SECONDS``, how often the database
+            file is stat()ed for replacement; 0 checks on every lookup.
+    """
+
+    geoip_database: str
+    geoip_cache_size: int = 100_000
+    ua_cache_size: int = 20_000
+    geoip_reload_check_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> EnrichConfig:
+        """Build the settings from ``environ`` (pass ``os.environ`` in entry points).
+
+        Raises:
+            ConfigError: a set variable is not a valid number.
+        """
+        database = environ.get("VH_GEOIP_DATABASE", "").strip() or default_geoip_database()
+        return cls(
+            geoip_database=database,
+            geoip_cache_size=_positive_int(environ, "VH_GEOIP_CACHE_SIZE", 100_000),
+            ua_cache_size=_positive_int(environ, "VH_UA_CACHE_SIZE", 20_000),
+            geoip_reload_check_seconds=_non_negative_float(
+                environ, "VH_GEOIP_RELOAD_CHECK_SECONDS", 60.0
+            ),
+        )

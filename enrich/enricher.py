@@ -1,0 +1,94 @@
+"""Raw visit -> enriched visit: the pure step between decoding and storage."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+import msgspec
+
+from enrich.config import EnrichConfig
+from enrich.geo import Clock, GeoIpReader
+from enrich.user_agent import UserAgentParser
+from schemas.raw_event import RawVisit
+from schemas.visit import BrowserDetails, EnrichedVisit
+
+
+def _probability(value: float) -> int | float:
+    # The seed renders "botProbability": 0; keep whole values integers so 0.0 shows as 0.
+    return int(value) if value in (0.0, 1.0) else value
+
+
+class Enricher:
+    """Adds ``ipLocation`` and ``browserDetails`` to raw visits. A context manager.
+
+    Args:
+        geo: the GeoIP adapter (owned: closed with the enricher).
+        user_agents: the UA parser.
+    """
+
+    def __init__(self, geo: GeoIpReader, user_agents: UserAgentParser) -> None:
+        self.geo = geo
+        self.user_agents = user_agents
+
+    @classmethod
+    def from_config(cls, config: EnrichConfig, *, clock: Clock = time.monotonic) -> Enricher:
+        """Open the GeoIP database and build the UA parser from ``config``.
+
+        Raises:
+            GeoIpDatabaseError: the configured database is missing or corrupt.
+        """
+        geo = GeoIpReader(
+            config.geoip_database,
+            cache_size=config.geoip_cache_size,
+            reload_check_seconds=config.geoip_reload_check_seconds,
+            clock=clock,
+        )
+        return cls(geo, UserAgentParser(config.ua_cache_size))
+
+    def browser_details(self, user_agent: str, bot_probability: float | None) -> BrowserDetails:
+        """``browserDetails`` for a UA; the collector's ``bot_probability`` wins when given."""
+        details = self.user_agents.parse(user_agent)
+        if bot_probability is None:
+            return details
+        return msgspec.structs.replace(details, bot_probability=_probability(bot_probability))
+
+    def enrich(self, raw: RawVisit) -> EnrichedVisit:
+        """Enrich one decoded visit. Pure apart from caches: same input, same output.
+
+        ``ip_location`` is None when the database knows nothing about ``raw.ip`` (private,
+        reserved or unknown address). Never raises on a ``RawVisit`` from ``decode_raw_visit``.
+        """
+        return EnrichedVisit(
+            workspace_id=raw.workspace_id,
+            request_id=raw.request_id,
+            visitor_id=raw.visitor_id,
+            timestamp=raw.timestamp,
+            url=raw.url,
+            ip=raw.ip,
+            incognito=raw.incognito,
+            browser_details=self.browser_details(raw.user_agent, raw.bot_probability),
+            ip_location=self.geo.location(raw.ip),
+            linked_id=raw.linked_id,
+            tag=raw.tag,
+        )
+
+    def cache_clear(self) -> None:
+        """Empty both caches (cold-cache measurements)."""
+        self.geo.cache_clear()
+        self.user_agents.cache_clear()
+
+    def close(self) -> None:
+        """Release the GeoIP database."""
+        self.geo.close()
+
+    def __enter__(self) -> Enricher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
