@@ -58,8 +58,14 @@ class ClickHouseEndpoint:
     def client(self, database: str = "default", **settings: Any) -> Any:
         from clickhouse_driver import Client
 
-        return Client(self.host, port=self.port, user=self.user, password=self.password,
-                      database=database, settings=settings or None)
+        return Client(
+            self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=database,
+            settings=settings or None,
+        )
 
 
 def _containers_requested() -> bool:
@@ -91,17 +97,21 @@ def clickhouse_endpoint(stack_settings: StackSettings) -> Iterator[ClickHouseEnd
         from testcontainers.clickhouse import ClickHouseContainer
 
         with ClickHouseContainer("clickhouse/clickhouse-server:latest") as container:
-            yield ClickHouseEndpoint(container.get_container_host_ip(),
-                                     int(container.get_exposed_port(9000)),
-                                     container.username, container.password)
+            yield ClickHouseEndpoint(
+                container.get_container_host_ip(),
+                int(container.get_exposed_port(9000)),
+                container.username,
+                container.password,
+            )
         return
     local_clickhouse.start(stack_settings)
     yield ClickHouseEndpoint("127.0.0.1", stack_settings.clickhouse_port)
 
 
 @pytest.fixture(scope="session")
-def local_stack(stack_settings: StackSettings, kafka_bootstrap: str,
-                clickhouse_endpoint: ClickHouseEndpoint) -> StackSettings:
+def local_stack(
+    stack_settings: StackSettings, kafka_bootstrap: str, clickhouse_endpoint: ClickHouseEndpoint
+) -> StackSettings:
     """The project's own local services, for tests that stop and restart them."""
     if _containers_requested():
         pytest.skip("restarting services is only done on the local stack")
@@ -109,8 +119,9 @@ def local_stack(stack_settings: StackSettings, kafka_bootstrap: str,
 
 
 @pytest.fixture
-def topic_factory(kafka_bootstrap: str, request: pytest.FixtureRequest
-                  ) -> Iterator[Callable[..., str]]:
+def topic_factory(
+    kafka_bootstrap: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., str]]:
     """Creates topics unique to this test: `topic_factory("raw", partitions=4)` -> name."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
@@ -134,8 +145,9 @@ def topic_factory(kafka_bootstrap: str, request: pytest.FixtureRequest
 
 
 @pytest.fixture
-def ch_database(clickhouse_endpoint: ClickHouseEndpoint, request: pytest.FixtureRequest
-                ) -> Iterator[str]:
+def ch_database(
+    clickhouse_endpoint: ClickHouseEndpoint, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A fresh, migrated ClickHouse database for this test; dropped afterwards."""
     from schemas.clickhouse import migrations
 

@@ -11,18 +11,24 @@ from deploy.local.settings import StackSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.local",
-                                     description="Run the local Kafka broker and ClickHouse server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.local",
+        description="Run the local Kafka broker and ClickHouse server.",
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     args = parser.parse_args(argv)
     s = StackSettings.from_env()
     try:
         if args.command == "up":
             kpid = kafka.start(s)
-            print(f"kafka      up  pid {kpid}  bootstrap {s.kafka_bootstrap}  log {kafka.log_file(s)}")
+            print(
+                f"kafka      up  pid {kpid}  bootstrap {s.kafka_bootstrap}  log {kafka.log_file(s)}"
+            )
             cpid = clickhouse.start(s)
-            print(f"clickhouse up  pid {cpid}  native 127.0.0.1:{s.clickhouse_port}  "
-                  f"http 127.0.0.1:{s.clickhouse_http_port}  log {clickhouse.log_file(s).parent}")
+            print(
+                f"clickhouse up  pid {cpid}  native 127.0.0.1:{s.clickhouse_port}  "
+                f"http 127.0.0.1:{s.clickhouse_http_port}  log {clickhouse.log_file(s).parent}"
+            )
         elif args.command == "down":
             for name, mod in (("kafka", kafka), ("clickhouse", clickhouse)):
                 print(f"{name:<10} {'stopped' if mod.stop(s) else 'was not running'}")

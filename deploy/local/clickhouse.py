@@ -99,7 +99,10 @@ def ensure_binary(s: StackSettings) -> str:
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
         result = subprocess.run(
             ["apt-get", "install", "-y", "-q", "clickhouse-server"],
-            capture_output=True, text=True, check=False, env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
         )
         if result.returncode == 0 and os.access(s.clickhouse_binary, os.X_OK):
             return s.clickhouse_binary
@@ -115,8 +118,9 @@ def _write_config(s: StackSettings) -> Path:
     for sub in ("data", "tmp", "log", "user_files", "format_schemas"):
         (h / sub).mkdir(parents=True, exist_ok=True)
     config = h / "config.xml"
-    config.write_text(CONFIG.format(home=h, tcp_port=s.clickhouse_port,
-                                    http_port=s.clickhouse_http_port))
+    config.write_text(
+        CONFIG.format(home=h, tcp_port=s.clickhouse_port, http_port=s.clickhouse_http_port)
+    )
     (h / "users.xml").write_text(USERS)
     return config
 
@@ -142,12 +146,18 @@ def start(s: StackSettings, timeout: float = 60.0) -> int:
         if processes.port_open(s.clickhouse_port):
             raise processes.ServiceError(
                 f"port {s.clickhouse_port} is taken by another process; "
-                "set VH_CLICKHOUSE_PORT to a free port")
+                "set VH_CLICKHOUSE_PORT to a free port"
+            )
         binary = ensure_binary(s)
         config = _write_config(s)
         pid = processes.spawn([binary, f"--config-file={config}"], log_file(s), pid_file(s))
-    processes.wait_until(lambda: _answers(s), timeout, f"ClickHouse on 127.0.0.1:{s.clickhouse_port}",
-                         log_file(s), alive=lambda: running_pid(s) is not None)
+    processes.wait_until(
+        lambda: _answers(s),
+        timeout,
+        f"ClickHouse on 127.0.0.1:{s.clickhouse_port}",
+        log_file(s),
+        alive=lambda: running_pid(s) is not None,
+    )
     return pid
 
 

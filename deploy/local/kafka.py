@@ -43,14 +43,25 @@ def ensure_jars(s: StackSettings) -> Path:
             "Kafka needs Java 17 and Maven: install them (Debian: apt-get install "
             "openjdk-17-jre-headless maven) and run `make up` again."
         )
-    print(f"resolving Kafka {KAFKA_VERSION} jars from Maven Central into {lib} (once) ...",
-          flush=True)
+    print(
+        f"resolving Kafka {KAFKA_VERSION} jars from Maven Central into {lib} (once) ...", flush=True
+    )
     lib.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies",
-         f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={lib}",
-         "-DincludeScope=runtime"],
-        capture_output=True, text=True, check=False,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(HERE / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-Dkafka.version={KAFKA_VERSION}",
+            f"-DoutputDirectory={lib}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise processes.ServiceError(
@@ -67,38 +78,45 @@ def _write_config(s: StackSettings) -> Path:
     config = home / "server.properties"
     home.mkdir(parents=True, exist_ok=True)
     config.write_text(
-        "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={data}",
-            "num.partitions=4",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=8",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            # A single local node: rebalance at once instead of waiting for more members.
-            "group.initial.rebalance.delay.ms=0",
-            "message.max.bytes=2097152",
-            "",
-        ])
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},"
+                f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=4",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=8",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                # A single local node: rebalance at once instead of waiting for more members.
+                "group.initial.rebalance.delay.ms=0",
+                "message.max.bytes=2097152",
+                "",
+            ]
+        )
     )
     return config
 
 
 def _java(s: StackSettings, lib: Path, *args: str) -> list[str]:
     return [
-        "java", "-Xms256m", f"-Xmx{s.kafka_heap}", "-XX:+UseG1GC",
+        "java",
+        "-Xms256m",
+        f"-Xmx{s.kafka_heap}",
+        "-XX:+UseG1GC",
         f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
-        "-cp", f"{lib}/*", *args,
+        "-cp",
+        f"{lib}/*",
+        *args,
     ]
 
 
@@ -109,13 +127,25 @@ def _format_storage(s: StackSettings, lib: Path, config: Path) -> None:
     # KRaft cluster ids are 16 random bytes, base64url without padding.
     cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     result = subprocess.run(
-        _java(s, lib, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(config),
-              "--standalone"),
-        capture_output=True, text=True, check=False,
+        _java(
+            s,
+            lib,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cid,
+            "-c",
+            str(config),
+            "--standalone",
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
-        raise processes.ServiceError(f"formatting KRaft storage in {data} failed:\n"
-                                     f"{result.stdout}{result.stderr}")
+        raise processes.ServiceError(
+            f"formatting KRaft storage in {data} failed:\n{result.stdout}{result.stderr}"
+        )
 
 
 def running_pid(s: StackSettings) -> int | None:
@@ -139,13 +169,19 @@ def start(s: StackSettings, timeout: float = 90.0) -> int:
     if pid is None:
         if processes.port_open(s.kafka_port):
             raise processes.ServiceError(
-                f"port {s.kafka_port} is taken by another process; set VH_KAFKA_PORT to a free port")
+                f"port {s.kafka_port} is taken by another process; set VH_KAFKA_PORT to a free port"
+            )
         lib = ensure_jars(s)
         config = _write_config(s)
         _format_storage(s, lib, config)
         pid = processes.spawn(_java(s, lib, MAIN_CLASS, str(config)), log_file(s), pid_file(s))
-    processes.wait_until(lambda: _answers(s), timeout, f"Kafka on {s.kafka_bootstrap}",
-                         log_file(s), alive=lambda: running_pid(s) is not None)
+    processes.wait_until(
+        lambda: _answers(s),
+        timeout,
+        f"Kafka on {s.kafka_bootstrap}",
+        log_file(s),
+        alive=lambda: running_pid(s) is not None,
+    )
     return pid
 
 

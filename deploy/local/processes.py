@@ -38,7 +38,9 @@ def read_pid(pid_file: Path, marker: str) -> int | None:
     return None if state == "Z" else pid
 
 
-def spawn(argv: Sequence[str], log_file: Path, pid_file: Path, env: dict[str, str] | None = None) -> int:
+def spawn(
+    argv: Sequence[str], log_file: Path, pid_file: Path, env: dict[str, str] | None = None
+) -> int:
     """Start `argv` detached from our session (it outlives `make up`); record its pid."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
@@ -60,15 +62,20 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, log_file: Path,
-               alive: Callable[[], bool] | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    log_file: Path,
+    alive: Callable[[], bool] | None = None,
+) -> None:
     """Poll `check` until it is true; fail with the log's tail if it never is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - a service that is starting answers with errors
+        except Exception:
             pass
         if alive is not None and not alive():
             break
@@ -76,7 +83,9 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log_file: P
     tail = ""
     if log_file.exists():
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-30:])
-    raise ServiceError(f"{what} did not become ready within {timeout:.0f}s; log {log_file}:\n{tail}")
+    raise ServiceError(
+        f"{what} did not become ready within {timeout:.0f}s; log {log_file}:\n{tail}"
+    )
 
 
 def stop(pid_file: Path, marker: str, timeout: float = 30.0, sig: int = signal.SIGTERM) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -26,9 +27,14 @@ def test_kafka_round_trip(kafka_bootstrap: str, topic_factory: Callable[..., str
     producer.flush()
     producer.close()
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap,
-                             group_id=f"smoke-{uuid.uuid4().hex}", auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=15000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"smoke-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=15000,
+    )
     received = {}
     for message in consumer:
         received[message.key] = message.value
@@ -43,10 +49,13 @@ def test_kafka_round_trip(kafka_bootstrap: str, topic_factory: Callable[..., str
 def _merge_tree_round_trip(execute: Callable[[str], Any], db: str) -> list[tuple[Any, ...]]:
     execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     execute(DDL.format(db=db))
-    execute(f"INSERT INTO {db}.smoke SELECT number, concat('n', toString(number)), "
-            "toDateTime('2026-01-01 00:00:00') + number * 86400 FROM system.numbers LIMIT 100")
-    rows = list(execute(f"SELECT count(), sum(id), uniqExact(toYYYYMM(at)) FROM {db}.smoke "
-                        "WHERE id >= 10"))
+    execute(
+        f"INSERT INTO {db}.smoke SELECT number, concat('n', toString(number)), "
+        "toDateTime('2026-01-01 00:00:00') + number * 86400 FROM system.numbers LIMIT 100"
+    )
+    rows = list(
+        execute(f"SELECT count(), sum(id), uniqExact(toYYYYMM(at)) FROM {db}.smoke WHERE id >= 10")
+    )
     execute(f"DROP DATABASE {db}")
     return rows
 
@@ -60,11 +69,16 @@ def test_clickhouse_server_merge_tree(clickhouse_endpoint: ClickHouseEndpoint) -
     client.execute(f"CREATE DATABASE {db}")
     client.execute(DDL.format(db=db))
     # clickhouse-driver's columnar insert: the path the worker uses.
-    client.execute(f"INSERT INTO {db}.smoke (id, name, at) VALUES",
-                   [[1, 2, 3], ["a", "b", "c"], [__import__("datetime").datetime(2026, 1, 1)] * 3],
-                   columnar=True)
+    client.execute(
+        f"INSERT INTO {db}.smoke (id, name, at) VALUES",
+        [[1, 2, 3], ["a", "b", "c"], [datetime(2026, 1, 1)] * 3],
+        columnar=True,
+    )
     assert client.execute(f"SELECT id, name FROM {db}.smoke ORDER BY id") == [
-        (1, "a"), (2, "b"), (3, "c")]
+        (1, "a"),
+        (2, "b"),
+        (3, "c"),
+    ]
     client.execute(f"DROP DATABASE {db}")
 
     rows = _merge_tree_round_trip(client.execute, f"smoke_{uuid.uuid4().hex[:8]}")

@@ -1,0 +1,61 @@
+# Two commands on a fresh machine: `make run` (the main job) and `make test`.
+# Everything else is here for developers; `make help` lists it.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup up down status run migrate test test-fast bench bench-quick lint check clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install the project with its dev tools
+
+up: $(STAMP) ## start Kafka and ClickHouse on loopback (idempotent)
+	$(PY) -m deploy.local up
+
+down: $(STAMP) ## stop Kafka and ClickHouse
+	$(PY) -m deploy.local down
+
+status: $(STAMP) ## show whether the local services run
+	$(PY) -m deploy.local status
+
+migrate: up ## create or upgrade the ClickHouse schema
+	$(VENV)/bin/vh migrate
+
+run: up ## the main job: stack + migrate + worker + API + demo traffic (Ctrl-C stops)
+	$(PY) -m deploy.local.run
+
+test: up ## the whole test suite against the real services
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## only the tests that need no service
+	$(VENV)/bin/pytest -m "not kafka and not clickhouse and not faults" $(PYTEST_ARGS)
+
+bench: up ## benchmarks on the local stack; rewrites docs/benchmarks.md
+	$(PY) -m tests.benchmarks
+
+bench-quick: up ## the benchmarks in quick mode (smaller data, fewer repeats)
+	$(PY) -m tests.benchmarks --quick
+
+lint: $(STAMP) ## format and fix lint in place
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: $(STAMP) ## lint and types, no fixes (what CI runs)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy enrich ingest query_api schemas deploy
+
+clean: down ## stop services and delete var/ (data, logs, jar cache) and .venv
+	rm -rf var $(VENV)
