@@ -153,6 +153,9 @@ def running_pid(s: StackSettings) -> int | None:
 
 
 def _answers(s: StackSettings) -> bool:
+    # Port first: kafka-python leaks a socket per refused bootstrap attempt.
+    if not processes.port_open(s.kafka_port):
+        return False
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=3000)

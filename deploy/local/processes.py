@@ -14,6 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+# Children started by this process, by pid: kept so they are reaped (no zombies, no
+# "subprocess still running" warnings when a Popen object is collected).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class ServiceError(RuntimeError):
     """A local service could not be provisioned, started or stopped."""
@@ -53,6 +57,7 @@ def spawn(
             env=env,
         )
     pid_file.write_text(f"{proc.pid}\n")
+    _CHILDREN[proc.pid] = proc
     return proc.pid
 
 
@@ -102,5 +107,8 @@ def stop(pid_file: Path, marker: str, timeout: float = 30.0, sig: int = signal.S
         os.kill(pid, signal.SIGKILL)
         while read_pid(pid_file, marker) is not None:
             time.sleep(0.05)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait()
     pid_file.unlink(missing_ok=True)
     return True
