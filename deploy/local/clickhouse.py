@@ -156,7 +156,7 @@ def start(s: StackSettings, timeout: float = 60.0) -> int:
         timeout,
         f"ClickHouse on 127.0.0.1:{s.clickhouse_port}",
         log_file(s),
-        alive=lambda: running_pid(s) is not None,
+        alive=lambda: processes.is_alive(pid),
     )
     return pid
 

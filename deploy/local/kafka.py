@@ -183,7 +183,7 @@ def start(s: StackSettings, timeout: float = 90.0) -> int:
         timeout,
         f"Kafka on {s.kafka_bootstrap}",
         log_file(s),
-        alive=lambda: running_pid(s) is not None,
+        alive=lambda: processes.is_alive(pid),
     )
     return pid
 

@@ -6,17 +6,13 @@ is still that service (pids are reused), so `up` twice never starts a second cop
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-# Children started by this process, by pid: kept so they are reaped (no zombies, no
-# "subprocess still running" warnings when a Popen object is collected).
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class ServiceError(RuntimeError):
@@ -35,30 +31,51 @@ def read_pid(pid_file: Path, marker: str) -> int | None:
         return None
     if marker not in cmdline:
         return None
+    return pid if is_alive(pid) else None
+
+
+def is_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (whatever its command line says: a JVM's
+    launcher re-executes itself, and its command line reads empty meanwhile)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except (FileNotFoundError, IndexError):
-        return None
-    return None if state == "Z" else pid
+        return False
+    return state != "Z"
 
 
 def spawn(
     argv: Sequence[str], log_file: Path, pid_file: Path, env: dict[str, str] | None = None
 ) -> int:
-    """Start `argv` detached from our session (it outlives `make up`); record its pid."""
+    """Start `argv` in its own session (it outlives `make up`); record its pid.
+
+    posix_spawn rather than Popen: a service is meant to outlive the Popen object, whose
+    finaliser would warn that it "is still running".
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as log:
-        proc = subprocess.Popen(
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        pid = os.posix_spawnp(
+            argv[0],
             list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
+            dict(os.environ if env is None else env),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
         )
-    pid_file.write_text(f"{proc.pid}\n")
-    _CHILDREN[proc.pid] = proc
-    return proc.pid
+    finally:
+        os.close(log_fd)
+    pid_file.write_text(f"{pid}\n")
+    return pid
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if `pid` is our child (started by this process), else no-op."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -107,8 +124,6 @@ def stop(pid_file: Path, marker: str, timeout: float = 30.0, sig: int = signal.S
         os.kill(pid, signal.SIGKILL)
         while read_pid(pid_file, marker) is not None:
             time.sleep(0.05)
-    child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        child.wait()
+    _reap(pid)
     pid_file.unlink(missing_ok=True)
     return True
