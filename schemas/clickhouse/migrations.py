@@ -4,7 +4,9 @@ The SQL files beside this module (`NNN_name.sql`) are the schema analysts read. 
 few placeholders because the Debian server (18.16) lacks types that current servers have:
 `{lc_string}` is LowCardinality(String) where supported, `{time_type}` DateTime64(3, 'UTC')
 or DateTime('UTC'), `{codec_delta}` a Delta+ZSTD codec or nothing. What a server supports is
-decided from `SELECT version()` (see `ServerFeatures`), never guessed.
+decided from `SELECT version()` (see `ServerFeatures`), never guessed. A migration whose file
+has a line `-- requires: <feature>` (a boolean of `ServerFeatures`) is recorded but runs no
+statement on a server without that feature (e.g. settings 18.16 does not know).
 
 This module does no I/O of its own: `apply` takes an `execute(sql) -> rows` callable, so
 clickhouse-driver, chdb or a test double can run it.
@@ -23,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_REQUIRES = re.compile(r"^--\s*requires:\s*([a-z_]+)\s*$", re.MULTILINE)
 
 Execute = Callable[[str], Sequence[tuple[Any, ...]]]
 
@@ -118,7 +121,13 @@ def render(features: ServerFeatures, database: str, directory: Path = HERE) -> l
     values = {**features.placeholders(), "db": database}
     out = []
     for version, name, raw in discover(directory):
-        statements = tuple(_fill(s, values, name) for s in _split(raw))
+        required = _REQUIRES.findall(raw)
+        for feature in required:
+            if not isinstance(getattr(features, feature, None), bool):
+                raise ValueError(f"migration {name}: unknown feature {feature!r} in requires")
+        statements: tuple[str, ...] = ()
+        if all(getattr(features, feature) for feature in required):
+            statements = tuple(_fill(s, values, name) for s in _split(raw))
         checksum = hashlib.sha256(raw.encode()).hexdigest()[:16]
         out.append(Migration(version, name, statements, checksum))
     return out

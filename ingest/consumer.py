@@ -1,0 +1,342 @@
+"""The consumer loop: poll -> process -> batch per partition -> insert -> commit.
+
+Order of effects for one partition batch (offsets ``first..last``): dead letters of the batch
+are acknowledged by Kafka, then the rows are inserted and ClickHouse acknowledges, then
+``last + 1`` is committed. A crash anywhere before the commit redelivers the whole range,
+which storage deduplicates (ReplacingMergeTree, insert token, ``LIMIT 1 BY`` on reads).
+
+ClickHouse failing: the batch stays in memory, every assigned partition is paused (no more
+fetching, so memory stays bounded by one batch per partition), and ``poll()`` keeps being
+called so the worker stays in its group; the insert is retried after a jittered backoff and
+the partitions are resumed once it succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ingest.backoff import Backoff
+from ingest.batching import Batcher, PartitionKey
+from ingest.dlq import DeadLetterQueue
+from ingest.dlq_guard import DlqGuard
+from ingest.erasures import ErasureView
+from ingest.errors import ClickHouseUnavailable, DeadLetterError, DlqGuardTripped
+from ingest.kafka_clients import ConsumerRebalanceListener, TopicPartition, commit_offsets
+from ingest.metrics import Metrics, NoMetrics
+from ingest.processor import VisitProcessor
+from ingest.rows import KafkaCoordinates, Row
+from ingest.writer import ClickHouseWriter
+from schemas.raw_event import InvalidEvent
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_DLQ_GUARD = 0, 3
+_LAG_EVERY_S = 5.0
+
+
+class Worker:
+    """One consumer-group member. Not thread-safe, except :meth:`stop`.
+
+    Args:
+        consumer: an unsubscribed KafkaConsumer (``kafka_clients.make_consumer``); owned.
+        topic: the raw-visit topic.
+        writer, dlq, processor, erasures, guard: the steps (see their modules).
+        batcher: per-partition batches (its clock is the worker's).
+        backoff: delays between insert retries.
+        metrics: where counts go.
+        clock: monotonic seconds; ``wall_ms``: epoch ms (timestamp check, ``ingested_at``).
+        housekeeping: called every loop turn (retention); must not raise.
+    """
+
+    def __init__(
+        self,
+        *,
+        consumer: Any,
+        topic: str,
+        writer: ClickHouseWriter,
+        dlq: DeadLetterQueue,
+        processor: VisitProcessor,
+        erasures: ErasureView,
+        guard: DlqGuard,
+        batcher: Batcher,
+        backoff: Backoff,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        housekeeping: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.consumer, self.topic, self.writer, self.dlq = consumer, topic, writer, dlq
+        self.processor, self.erasures, self.guard, self.batcher = (
+            processor,
+            erasures,
+            guard,
+            batcher,
+        )
+        self.backoff, self.metrics = backoff, metrics or NoMetrics()
+        self.clock, self.wall_ms, self.housekeeping = clock, wall_ms, housekeeping
+        self._dead: dict[PartitionKey, list[Any]] = {}  # unconfirmed DLQ sends per batch
+        self._positions: dict[PartitionKey, int] = {}
+        self._uncommitted: dict[PartitionKey, int] = {}  # stored, commit refused so far
+        self._stopping = False
+        self._exit_code = EXIT_OK
+        self.degraded = False  # inserts failing: partitions paused
+        self._retry_at = 0.0
+        self._lag_at = 0.0
+        self.poll_timeout_ms = int(min(max(batcher.max_seconds * 250, 10), 500))
+
+    def stop(self) -> None:
+        """Ask the loop to flush, commit and return (safe from a signal handler)."""
+        self._stopping = True
+
+    def run(self) -> int:
+        """Consume until :meth:`stop` or the dead-letter cap; return the exit code."""
+        # Fetch the topic's metadata before joining: a group leader that joins without it
+        # assigns nothing and only notices the partitions at the next metadata refresh.
+        self.consumer.partitions_for_topic(self.topic)
+        self.consumer.subscribe([self.topic], listener=_Listener(self))
+        try:
+            while not self._stopping:
+                records = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
+                for tp, messages in records.items():
+                    self._consume(tp, messages)
+                if self.degraded:
+                    self._retry_if_due()
+                else:
+                    self._flush_due()
+                self._commit()
+                self._report_lag()
+                self.housekeeping()
+            self._flush_all()
+            self._commit()
+        finally:
+            self.consumer.close(autocommit=False)
+        logger.info("worker stopped", extra={"exit_code": self._exit_code})
+        return self._exit_code
+
+    # -- per message ------------------------------------------------------------------------
+
+    def _consume(self, tp: Any, messages: Sequence[Any]) -> None:
+        key: PartitionKey = (tp.topic, tp.partition)
+        for i, msg in enumerate(messages):
+            if self._stopping or self.degraded:
+                # Not processed: read again after resume (or by the next owner). Our batches
+                # only ever cover contiguous offsets, so the position must go back here.
+                if not self._stopping:
+                    self.consumer.seek(tp, msg.offset)
+                return
+            self.metrics.increment("vh_ingest_events_consumed_total")
+            row = self._process(msg, key)
+            verdict = self.guard.record(key, row is None)
+            if verdict.tripped:
+                self._trip(
+                    DlqGuardTripped(
+                        tp.topic, tp.partition, msg.offset, verdict.dead, verdict.window
+                    )
+                )
+                return
+            self.batcher.add(tp.topic, tp.partition, msg.offset, row)
+            self._positions[key] = msg.offset + 1
+            if self.batcher.is_full(key) and not self._flush(key):
+                # Kept for retry: fetch again from just after it. Dropped (DLQ failure): the
+                # flush already went back to the batch's first offset.
+                if self.batcher.get(key) is not None and i + 1 < len(messages):
+                    self.consumer.seek(tp, messages[i + 1].offset)
+                return
+
+    def _process(self, msg: Any, key: PartitionKey) -> Row | None:
+        where = KafkaCoordinates(msg.topic, msg.partition, msg.offset)
+        now_ms = self.wall_ms()
+        try:
+            return self.processor.process(
+                msg.value, where, now_ms=now_ms, ingested_at_s=now_ms // 1000
+            )
+        except InvalidEvent as exc:
+            future = self.dlq.send(msg.key, msg.value or b"", exc.reason, exc.detail, where)
+            self._dead.setdefault(key, []).append(future)
+            self.metrics.increment(
+                "vh_ingest_events_dead_lettered_total", labels={"reason": exc.reason}
+            )
+            logger.info(
+                "dead letter",
+                extra={
+                    "reason": exc.reason,
+                    "topic": msg.topic,
+                    "partition": msg.partition,
+                    "offset": msg.offset,
+                },
+            )
+            return None
+
+    def _trip(self, exc: DlqGuardTripped) -> None:
+        logger.critical("%s", exc, extra={"alert": "dlq_guard", "partition": exc.partition})
+        self.metrics.gauge("vh_ingest_dlq_guard_tripped", 1, {"partition": str(exc.partition)})
+        # The tripping partition's batch is dropped, not stored: nothing past the offending
+        # messages is committed, so a fixed worker (or a deliberate drain) starts there.
+        key = (exc.topic, exc.partition)
+        self.batcher.take(key)
+        self._dead.pop(key, None)
+        self._exit_code = EXIT_DLQ_GUARD
+        self._stopping = True
+
+    # -- per batch --------------------------------------------------------------------------
+
+    def _flush(self, key: PartitionKey) -> bool:
+        """Store, then commit, one partition's batch. False (batch kept or dropped) on failure."""
+        batch = self.batcher.get(key)
+        if batch is None:
+            return True
+        try:
+            self.dlq.confirm(self._dead.get(key, []))
+        except DeadLetterError as exc:
+            # Unconfirmed dead letters cannot be re-sent from here (their bytes are gone):
+            # drop the batch and read the range again.
+            self.batcher.take(key)
+            self._dead.pop(key, None)
+            self.guard.forget(key)
+            self._seek(key, batch.first_offset)
+            self._failed(exc)
+            return False
+        self._dead.pop(key, None)
+        try:
+            self.erasures.refresh_if_due()
+            rows, erased = self.erasures.keep(batch.rows)
+            started = self.clock()
+            self.writer.insert_visits(rows, batch.dedup_token)
+        except ClickHouseUnavailable as exc:
+            self._failed(exc)
+            return False
+        self.metrics.timing("vh_ingest_insert_seconds", self.clock() - started)
+        self.metrics.timing("vh_ingest_batch_rows", len(rows))
+        self.metrics.increment("vh_ingest_events_stored_total", len(rows))
+        self.metrics.increment("vh_ingest_events_erased_total", erased)
+        self.batcher.take(key)
+        self._uncommitted[key] = batch.commit_offset
+        self._commit()
+        return True
+
+    def _commit(self) -> None:
+        """Commit every stored-but-uncommitted offset. A refused commit (say, during a
+        rebalance) is retried on the next loop turn: the rows are stored, and an idle
+        partition would otherwise never commit them and redeliver them after a restart."""
+        if not self._uncommitted:
+            return
+        try:
+            commit_offsets(self.consumer, self._uncommitted)
+        except Exception as exc:
+            logger.warning(
+                "commit failed (%s); retrying",
+                exc,
+                extra={
+                    "offsets": {f"{t}[{p}]": o for (t, p), o in self._uncommitted.items()},
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            return
+        self._uncommitted.clear()
+
+    def _failed(self, exc: Exception) -> None:
+        self.metrics.increment("vh_ingest_insert_failures_total")
+        delay = self.backoff.next_delay()
+        self._retry_at = self.clock() + delay
+        if not self.degraded:
+            self.degraded = True
+            self.consumer.pause(*self.consumer.assignment())
+            self.metrics.gauge("vh_ingest_paused", 1)
+        logger.error(
+            "batch not stored, partitions paused; retrying",
+            extra={
+                "error": str(exc),
+                "retry_in_s": round(delay, 3),
+                "attempt": self.backoff.failures,
+            },
+        )
+
+    def _flush_due(self) -> None:
+        for key in self.batcher.due():
+            if not self._flush(key):
+                return
+
+    def _retry_if_due(self) -> None:
+        if self.clock() < self._retry_at:
+            return
+        for key in self.batcher.open_partitions():
+            if not self._flush(key):
+                return
+        self.degraded = False
+        self.backoff.reset()
+        self.consumer.resume(*self.consumer.assignment())
+        self.metrics.gauge("vh_ingest_paused", 0)
+        logger.info("batches stored again, partitions resumed")
+
+    def _flush_all(self) -> None:
+        """Shutdown: one attempt per open batch; what fails stays uncommitted (redelivered)."""
+        self.degraded = False
+        for key in self.batcher.open_partitions():
+            if not self._flush(key):
+                logger.warning(
+                    "shutdown with unstored batches; they will be redelivered",
+                    extra={"rows": self.batcher.rows_pending()},
+                )
+                return
+
+    def revoke(self, revoked: Sequence[Any]) -> None:
+        """Rebalance: drop in-flight batches of revoked partitions, uncommitted.
+
+        kafka-python 3 runs this on its IO thread, where blocking calls (a synchronous commit,
+        a ClickHouse insert holding up heartbeats) are refused or risky; so nothing is
+        flushed here. The dropped ranges are re-read by whoever owns the partition next and
+        storage deduplicates them: at most one batch per partition per rebalance. The seek
+        matters when the partition comes back to us: kafka-python keeps its position across
+        the rebalance, which would otherwise skip the dropped range. Offsets already stored
+        but not yet committed go out with a non-blocking commit, which the broker handles
+        before our rejoin (same connection, in order).
+        """
+        stored = {}
+        for tp in revoked:
+            key = (tp.topic, tp.partition)
+            batch = self.batcher.take(key)
+            if batch is not None:
+                self._seek(key, batch.first_offset)
+            if key in self._uncommitted:
+                stored[key] = self._uncommitted.pop(key)
+            self._dead.pop(key, None)
+            self._positions.pop(key, None)
+            self.guard.forget(key)
+        if stored:
+            commit_offsets(self.consumer, stored, wait=False)
+
+    def assigned(self, assigned: Sequence[Any]) -> None:
+        if self.degraded and assigned:
+            self.consumer.pause(*assigned)
+
+    def _seek(self, key: PartitionKey, offset: int) -> None:
+        try:
+            self.consumer.seek(TopicPartition(*key), offset)
+        except Exception as exc:
+            logger.warning("seek failed", extra={"partition": key[1], "error": str(exc)})
+
+    def _report_lag(self) -> None:
+        now = self.clock()
+        if now - self._lag_at < _LAG_EVERY_S:
+            return
+        self._lag_at = now
+        for (topic, partition), position in list(self._positions.items()):
+            end = self.consumer.highwater(TopicPartition(topic, partition))
+            if end is not None:
+                self.metrics.gauge(
+                    "vh_ingest_consumer_lag", max(end - position, 0), {"partition": str(partition)}
+                )
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Sequence[Any]) -> None:
+        self.worker.revoke(revoked)
+
+    def on_partitions_assigned(self, assigned: Sequence[Any]) -> None:
+        self.worker.assigned(assigned)

@@ -1,0 +1,45 @@
+"""Errors of the ingest package; each carries what an operator needs to act."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base class of everything :mod:`ingest` raises."""
+
+
+class ConfigError(IngestError):
+    """A ``VH_*`` ingest setting has an unusable value."""
+
+    def __init__(self, name: str, value: str, reason: str) -> None:
+        super().__init__(f"{name}={value!r}: {reason}")
+        self.name = name
+        self.value = value
+        self.reason = reason
+
+
+class ClickHouseUnavailable(IngestError):
+    """ClickHouse refused or failed a call; retrying later may succeed.
+
+    ``endpoint`` is ``host:port`` so that the message tells the operator where to look.
+    """
+
+    def __init__(self, endpoint: str, cause: BaseException) -> None:
+        super().__init__(f"ClickHouse at {endpoint} failed: {type(cause).__name__}: {cause}")
+        self.endpoint = endpoint
+        self.cause = cause
+
+
+class DeadLetterError(IngestError):
+    """A dead letter could not be published to the DLQ topic (the batch must not commit)."""
+
+
+class DlqGuardTripped(IngestError):
+    """Most recent messages of one partition were dead letters: upstream is probably broken."""
+
+    def __init__(self, topic: str, partition: int, offset: int, dead: int, window: int) -> None:
+        super().__init__(
+            f"{dead} of the last {window} messages of {topic}[{partition}] (up to offset "
+            f"{offset}) were dead letters: stopping instead of draining the topic into the DLQ"
+        )
+        self.topic, self.partition, self.offset = topic, partition, offset
+        self.dead, self.window = dead, window

@@ -1,0 +1,94 @@
+"""Builds a :class:`~ingest.consumer.Worker` from configuration and owns its resources."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+
+from enrich.config import EnrichConfig
+from enrich.enricher import Enricher
+from ingest.backoff import Backoff
+from ingest.batching import Batcher
+from ingest.config import IngestConfig
+from ingest.consumer import Worker
+from ingest.dlq import DeadLetterQueue
+from ingest.dlq_guard import DlqGuard
+from ingest.erasures import ErasureView, erasures_query
+from ingest.errors import ClickHouseUnavailable, IngestError
+from ingest.kafka_clients import make_consumer, make_producer
+from ingest.metrics import Metrics
+from ingest.processor import VisitProcessor
+from ingest.retention import RetentionSchedule
+from ingest.writer import ClickHouseWriter
+
+
+class NotReady(IngestError):
+    """A service the worker needs is missing; the message says what to run."""
+
+
+def check_clickhouse(writer: ClickHouseWriter) -> None:
+    """Raise :class:`NotReady` unless ClickHouse answers and ``visits`` exists."""
+    try:
+        writer.features()
+        found = writer.execute(
+            "SELECT count() FROM system.tables WHERE database = %(db)s AND name = 'visits'",
+            {"db": writer.database},
+        )
+    except ClickHouseUnavailable as exc:
+        raise NotReady(
+            f"ClickHouse at {writer.endpoint} is not reachable: run `make up` ({exc.cause})"
+        ) from exc
+    if not found or not found[0][0]:
+        raise NotReady(
+            f"database {writer.database!r} at {writer.endpoint} has no visits "
+            "table: run `vh migrate`"
+        )
+
+
+@contextmanager
+def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) -> Iterator[Worker]:
+    """A ready worker; its ClickHouse connection, producer and GeoIP reader close on exit.
+
+    Raises:
+        NotReady: ClickHouse or Kafka unreachable, or the schema not migrated.
+        GeoIpDatabaseError: the configured GeoIP database is unusable.
+    """
+    with ExitStack() as stack:
+        writer = stack.enter_context(ClickHouseWriter.from_config(config))
+        check_clickhouse(writer)
+        enricher = stack.enter_context(Enricher.from_config(enrich))
+        try:
+            producer = make_producer(config, client_id="vh-ingest-dlq")
+            consumer = make_consumer(config)
+        except Exception as exc:
+            raise NotReady(
+                f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` ({exc})"
+            ) from exc
+        stack.callback(producer.close)
+        clock = time.monotonic
+        yield Worker(
+            consumer=consumer,
+            topic=config.topic,
+            writer=writer,
+            dlq=DeadLetterQueue(producer, config.dlq_topic),
+            processor=VisitProcessor(enricher, millisecond_time=writer.features().modern_types),
+            erasures=ErasureView(
+                lambda: writer.execute(erasures_query(config.clickhouse_database)),
+                config.erasure_refresh_seconds,
+                clock,
+            ),
+            guard=DlqGuard(config.dlq_max_ratio, config.dlq_window),
+            batcher=Batcher(config.batch_max_rows, config.batch_max_seconds, clock),
+            backoff=Backoff(config.retry_initial_seconds, config.retry_max_seconds),
+            metrics=metrics,
+            clock=clock,
+            housekeeping=RetentionSchedule(
+                writer,
+                config.retention_days,
+                config.retention_check_seconds,
+                clock,
+                lambda: datetime.now(UTC),
+            ).tick,
+        )

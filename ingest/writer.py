@@ -1,0 +1,133 @@
+"""The only door from the ingest side to ClickHouse (the only clickhouse-driver import here).
+
+One :class:`ClickHouseWriter` owns one driver ``Client`` and is used from one thread. Every
+driver or network failure becomes :class:`~ingest.errors.ClickHouseUnavailable` and drops the
+connection so the next call reconnects; the *caller* decides when to retry (see
+``ingest.backoff``), because the consumer must keep polling Kafka meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from clickhouse_driver import Client
+
+from ingest.config import IngestConfig
+from ingest.errors import ClickHouseUnavailable
+from ingest.rows import COLUMNS, Row, to_columns
+from schemas.clickhouse.migrations import ServerFeatures
+
+logger = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class ClickHouseWriter:
+    """Inserts visit batches and runs the few statements the ingest side needs.
+
+    Args:
+        host, port, user, password: the native-protocol endpoint.
+        database: where ``visits`` lives; a plain identifier (statements name it explicitly,
+            so the connection itself stays on ``default`` and works before ``migrate``).
+    Raises:
+        ValueError: ``database`` is not a plain identifier.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        user: str = "default",
+        password: str = "",
+        database: str = "visit_history",
+        connect_timeout: float = 3.0,
+        send_receive_timeout: float = 60.0,
+    ) -> None:
+        if not _IDENT.match(database):
+            raise ValueError(f"database name {database!r} must be a plain identifier")
+        self.endpoint = f"{host}:{port}"
+        self.database = database
+        self._client = Client(
+            host,
+            port=port,
+            user=user,
+            password=password,
+            database="default",
+            connect_timeout=connect_timeout,
+            send_receive_timeout=send_receive_timeout,
+        )
+        self._features: ServerFeatures | None = None
+        self._insert_sql = f"INSERT INTO {database}.visits ({', '.join(COLUMNS)}) VALUES"
+
+    @classmethod
+    def from_config(cls, config: IngestConfig) -> ClickHouseWriter:
+        return cls(
+            config.clickhouse_host,
+            config.clickhouse_port,
+            user=config.clickhouse_user,
+            password=config.clickhouse_password,
+            database=config.clickhouse_database,
+        )
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement with bound parameters; return its rows.
+
+        Raises:
+            ClickHouseUnavailable: any failure (network, server error), with the endpoint.
+        """
+        try:
+            return list(self._client.execute(sql, params))
+        except Exception as exc:
+            self._client.disconnect()
+            raise ClickHouseUnavailable(self.endpoint, exc) from exc
+
+    def features(self) -> ServerFeatures:
+        """What the server supports (asked once per writer, from ``version()``)."""
+        if self._features is None:
+            self._features = ServerFeatures.from_version(
+                str(self.execute("SELECT version()")[0][0])
+            )
+        return self._features
+
+    def insert_visits(self, rows: Sequence[Row], dedup_token: str) -> None:
+        """Insert rows (in ``rows.COLUMNS`` order) into ``visits`` as one columnar block.
+
+        ``dedup_token`` becomes ``insert_deduplication_token`` where the server has it (22.2+;
+        migration 004 gives the table a deduplication window), so an insert retried after a
+        lost acknowledgement is dropped by the server instead of stored twice. Older servers
+        rely on the ReplacingMergeTree plus the readers' ``LIMIT 1 BY request_id``.
+
+        Raises:
+            ClickHouseUnavailable: the insert was not acknowledged (it may or may not be stored).
+        """
+        if not rows:
+            return
+        settings: dict[str, Any] = {}
+        if self.features().insert_dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        try:
+            self._client.execute(
+                self._insert_sql, to_columns(rows), columnar=True, settings=settings
+            )
+        except Exception as exc:
+            self._client.disconnect()
+            raise ClickHouseUnavailable(self.endpoint, exc) from exc
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def __enter__(self) -> ClickHouseWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
