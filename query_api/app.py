@@ -1,0 +1,109 @@
+"""The Starlette application factory: ``create_app(config)``.
+
+The lifespan opens the ClickHouse client pool and the token store, and keeps the tokens fresh
+in the background; requests reach them through ``request.state.services``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import schemas
+from query_api import routes
+from query_api.config import ApiConfig
+from query_api.errors import JSONResponse
+from query_api.metrics import Metrics, ObserveMiddleware
+from query_api.pool import ClientPool, DatabaseError
+from query_api.ratelimit import Clock, RateLimiter
+from query_api.services import Services, wall_clock_ms
+from query_api.tokens import TokenStore
+
+log = logging.getLogger(__name__)
+
+OPENAPI_PATH = Path(schemas.__file__).resolve().parent / "openapi.json"
+
+
+async def _refresh_tokens(services: Services) -> None:
+    """Reload tokens every ``token_refresh_seconds``; a failed reload keeps the last set."""
+    while True:
+        try:
+            await run_in_threadpool(services.tokens.refresh, services.pool.execute)
+        except DatabaseError:
+            log.warning("token refresh failed; keeping the previous tokens", exc_info=True)
+        await asyncio.sleep(services.config.token_refresh_seconds)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Unknown paths and wrong methods: JSON like every other answer, not Starlette's text.
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": str(exc.detail).lower()}, status_code=exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse({"error": "internal server error"}, status_code=500)
+
+
+def create_app(
+    config: ApiConfig,
+    *,
+    now_ms: Callable[[], int] = wall_clock_ms,
+    limiter_clock: Clock | None = None,
+) -> Starlette:
+    """Build the API for ``config``. ``now_ms`` and ``limiter_clock`` are for tests."""
+    metrics = Metrics()
+    limiter = (
+        RateLimiter(config.rate_limit, config.rate_burst)
+        if limiter_clock is None
+        else RateLimiter(config.rate_limit, config.rate_burst, clock=limiter_clock)
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        services = Services(
+            config=config,
+            pool=ClientPool(config),
+            tokens=TokenStore(config.clickhouse_database),
+            limiter=limiter,
+            metrics=metrics,
+            openapi=OPENAPI_PATH.read_bytes(),
+            now_ms=now_ms,
+        )
+        # The first load happens in the background too: if ClickHouse is down at start the
+        # API still comes up (answering 403 and /ready 503) and recovers when it returns.
+        refresher = asyncio.create_task(_refresh_tokens(services))
+        try:
+            yield {"services": services}
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            services.pool.close()
+
+    return Starlette(
+        routes=[
+            Route("/visitors/{visitor_id}", routes.get_visits, methods=["GET"]),
+            Route("/visitors/{visitor_id}", routes.delete_visitor, methods=["DELETE"]),
+            Route("/events/{request_id}", routes.get_event, methods=["GET"]),
+            Route("/health", routes.health, methods=["GET"]),
+            Route("/ready", routes.ready, methods=["GET"]),
+            Route("/metrics", routes.metrics, methods=["GET"]),
+            Route("/openapi.json", routes.openapi, methods=["GET"]),
+        ],
+        middleware=[Middleware(ObserveMiddleware, metrics=metrics)],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )

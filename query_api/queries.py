@@ -1,0 +1,209 @@
+"""SQL text and bound parameters for every read and write the API makes: pure, no I/O.
+
+Values always travel as bound parameters (``%(name)s``, escaped by the driver); the only
+text spliced in is the database name, which config validated as a plain identifier, and
+fixed fragments chosen here. Every statement runs on ClickHouse 18.16 and on current
+releases (tests run them on both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from query_api.params import VisitQuery
+
+#: Columns of a visit row, in the order :mod:`query_api.render` reads them.
+VISIT_COLUMNS: Final = (
+    "request_id",
+    "timestamp_ms",
+    "url",
+    "ip",
+    "incognito",
+    "linked_id",
+    "tag",
+    "bot_probability",
+    "browser_name",
+    "browser_major_version",
+    "browser_full_version",
+    "os",
+    "os_version",
+    "device",
+    "user_agent",
+    "has_location",
+    "accuracy_radius",
+    "latitude",
+    "longitude",
+    "postal_code",
+    "timezone",
+    "city_name",
+    "continent_code",
+    "continent_name",
+    "country_code",
+    "country_name",
+    "subdivision_iso_codes",
+    "subdivision_names",
+)
+#: Columns before the visit columns in every row of :func:`visit_page`.
+SUMMARY_COLUMNS: Final = (
+    "first_seen",
+    "last_seen",
+    "visit_count",
+    "global_first_seen",
+    "global_last_seen",
+    "erased_at",
+    "key_found",
+)
+
+_ERASED = (
+    "(SELECT max(erased_at_ms) FROM {db}.erasures"
+    " WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s)"
+)
+_KEY_TS = (
+    "(SELECT max(timestamp_ms) FROM {db}.visits WHERE tenant = %(tenant)s"
+    " AND visitor_id = %(visitor)s AND request_id = %(key)s)"
+)
+
+# One round trip per page. The left side is an aggregate without GROUP BY, so it is always
+# exactly one row (the visitor's summary, zeros when never seen); the right side is the page.
+# ALL LEFT JOIN on a constant gives one row per visit, or the summary alone (with default,
+# empty visit columns) when the window is empty: that is how 404 differs from `visits: []`.
+# 18.16 allows one JOIN per SELECT, hence scalar subqueries for the other small lookups.
+_PAGE = """
+SELECT {summary}, {visit}
+FROM
+(
+    SELECT 1 AS k,
+        minMerge(first_seen) AS first_seen,
+        maxMerge(last_seen) AS last_seen,
+        uniqMerge(visits) AS visit_count,
+        (SELECT minMerge(first_seen) FROM {db}.visitor_summary_global
+            WHERE visitor_id = %(visitor)s) AS global_first_seen,
+        (SELECT maxMerge(last_seen) FROM {db}.visitor_summary_global
+            WHERE visitor_id = %(visitor)s) AS global_last_seen,
+        {erased} AS erased_at,
+        {key_found} AS key_found
+    FROM {db}.visitor_summary
+    WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
+) AS summary
+ALL LEFT JOIN
+(
+    SELECT 1 AS k, {visit}
+    FROM {db}.visits
+    WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
+        AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s
+        AND timestamp_ms > {erased}{filters}
+    ORDER BY timestamp_ms DESC, request_id DESC
+    LIMIT 1 BY request_id
+    LIMIT %(fetch)s
+) AS page USING k
+ORDER BY timestamp_ms DESC, request_id DESC
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """SQL text plus the parameters bound into it."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
+    """Summary plus one page of a visitor's visits, newest first, ``limit + 1`` rows at most.
+
+    The extra row only says that more remain. Each result row is SUMMARY_COLUMNS followed by
+    VISIT_COLUMNS; a lone row with an empty request_id means "no visit in this page".
+    """
+    filters = []
+    params: dict[str, Any] = {
+        "tenant": tenant,
+        "visitor": query.visitor_id,
+        "from": query.from_ms,
+        "to": query.to_ms,
+        "fetch": query.limit + 1,
+        "key": query.pagination_key or "",
+    }
+    if query.before_ms is not None:
+        filters.append("timestamp_ms < %(before)s")
+        params["before"] = query.before_ms
+    if query.pagination_key is not None:
+        # Keyset paging on the sort key: resumes exactly after that visit, ties included.
+        filters.append("(timestamp_ms, request_id) < (" + _KEY_TS + ", %(key)s)")
+    if query.request_id is not None:
+        filters.append("request_id = %(request_id)s")
+        params["request_id"] = query.request_id
+    if query.linked_id is not None:
+        filters.append("linked_id = %(linked_id)s")
+        params["linked_id"] = query.linked_id
+    key_found = (
+        "(SELECT count() FROM {db}.visits WHERE tenant = %(tenant)s"
+        " AND visitor_id = %(visitor)s AND request_id = %(key)s)"
+        if query.pagination_key is not None
+        else "toUInt64(1)"
+    )
+    sql = _PAGE.format(
+        summary=", ".join(SUMMARY_COLUMNS),
+        visit=", ".join(VISIT_COLUMNS),
+        erased=_ERASED,
+        key_found=key_found,
+        filters="".join("\n        AND " + f for f in filters),
+        db="{db}",
+    )
+    return Statement(sql.replace("{db}", database), params)
+
+
+def locate_request(database: str, tenant: str, request_id: str) -> Statement:
+    """(visitor_id, timestamp_ms) of a tenant's request id; no rows when unknown."""
+    return Statement(
+        f"SELECT visitor_id, timestamp_ms FROM {database}.request_index"
+        " WHERE tenant = %(tenant)s AND request_id = %(request_id)s LIMIT 1",
+        {"tenant": tenant, "request_id": request_id},
+    )
+
+
+def visitor_state(database: str, tenant: str, visitor_id: str) -> Statement:
+    """One row: (distinct visits, last seen ms, erased-at ms) of a tenant's visitor."""
+    return Statement(
+        f"SELECT uniqMerge(visits), maxMerge(last_seen), {_ERASED.format(db=database)}"
+        f" FROM {database}.visitor_summary WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s",
+        {"tenant": tenant, "visitor": visitor_id},
+    )
+
+
+def erase(database: str, tenant: str, visitor_id: str, erased_at_ms: int) -> list[Statement]:
+    """Record an erasure, then delete stored data at or before it (mutations run async).
+
+    The erasures row alone hides the data at once (every read filters on it) and makes the
+    ingest worker drop replays; the ALTERs reclaim the storage afterwards.
+    """
+    p = {"tenant": tenant, "visitor": visitor_id, "at": erased_at_ms}
+    who = "tenant = %(tenant)s AND visitor_id = %(visitor)s"
+    return [
+        Statement(
+            f"INSERT INTO {database}.erasures (tenant, visitor_id, erased_at_ms, requested_at)"
+            " SELECT %(tenant)s, %(visitor)s, %(at)s, toDateTime(intDiv(%(at)s, 1000))",
+            p,
+        ),
+        Statement(
+            f"ALTER TABLE {database}.visits DELETE WHERE {who} AND timestamp_ms <= %(at)s", p
+        ),
+        Statement(f"ALTER TABLE {database}.visitor_summary DELETE WHERE {who}", p),
+        # An aggregate state cannot lose single visits: rebuild it from what survives (visits
+        # after the erasure, e.g. from a collector whose clock runs ahead). The mutation above
+        # only touches parts that existed before it, so this new part is kept.
+        Statement(
+            f"INSERT INTO {database}.visitor_summary (tenant, visitor_id, first_seen, last_seen,"
+            " visits) SELECT tenant, visitor_id, minState(timestamp_ms), maxState(timestamp_ms),"
+            f" uniqState(request_id) FROM {database}.visits"
+            f" WHERE {who} AND timestamp_ms > %(at)s GROUP BY tenant, visitor_id",
+            p,
+        ),
+        Statement(
+            f"ALTER TABLE {database}.request_index DELETE WHERE {who} AND timestamp_ms <= %(at)s",
+            p,
+        ),
+    ]
+
+
+PING: Final = Statement("SELECT 1", {})

@@ -1,0 +1,154 @@
+"""The HTTP endpoints. Each does: authenticate, rate-limit, parse, query (thread pool), render.
+
+Blocking ClickHouse calls run in Starlette's thread pool; the pool hands each call its own
+Client. Failures become the route's v3 error shape; a stack trace never reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from query_api import params, queries, render
+from query_api.auth import authenticate
+from query_api.errors import ApiError, JSONResponse, Shape, bad_request, too_many_requests
+from query_api.errors import unavailable as unavailable_error
+from query_api.pool import DatabaseError
+from query_api.services import Services
+from query_api.tokens import Token
+
+log = logging.getLogger(__name__)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.state.services
+    return services
+
+
+async def _guarded(
+    request: Request, shape: Shape, handler: Callable[[Services, Token], Awaitable[Response]]
+) -> Response:
+    """Authenticate and rate-limit, run ``handler``, map expected failures to ``shape``."""
+    services = _services(request)
+    try:
+        if not services.tokens.loaded:
+            # Tokens never loaded (ClickHouse down since start): 403 would blame the client.
+            raise unavailable_error()
+        token = authenticate(request, services.tokens, shape)
+        request.state.token_id = token.token_id  # for the access log
+        wait = services.limiter.acquire(token.token_id)
+        if wait:
+            raise too_many_requests(wait)
+        return await handler(services, token)
+    except params.BadParameter as exc:
+        return bad_request(str(exc)).response(shape)
+    except ApiError as exc:
+        return exc.response(shape)
+    except DatabaseError:
+        services.metrics.db_errors.inc()
+        log.exception("ClickHouse query failed")
+        return unavailable_error().response(shape)
+
+
+async def _page(
+    services: Services, tenant: str, query: params.VisitQuery
+) -> tuple[list[tuple[object, ...]], render.Summary]:
+    statement = queries.visit_page(services.config.clickhouse_database, tenant, query)
+    rows = await run_in_threadpool(services.pool.execute, statement.sql, statement.params)
+    if not rows:  # the summary side always yields a row; none means the query misbehaved
+        raise DatabaseError("page query returned no summary row")
+    return rows, render.summary(rows[0])
+
+
+async def get_visits(request: Request) -> Response:
+    """GET /visitors/{visitor_id}: a page of visits, newest first. Errors: v3 plain shape."""
+
+    async def handle(services: Services, token: Token) -> Response:
+        config = services.config
+        query = params.visit_query(
+            request.path_params["visitor_id"],
+            request.query_params,
+            now_ms=services.now_ms(),
+            default_limit=config.default_limit,
+            max_limit=config.max_limit,
+        )
+        rows, about = await _page(services, token.tenant, query)
+        if not about.known:
+            return JSONResponse({"visitorId": query.visitor_id}, status_code=404)
+        if query.pagination_key is not None and not about.key_found:
+            raise params.BadParameter(
+                "paginationKey", "is not the requestId of a visit of this visitor"
+            )
+        return JSONResponse(render.page(query.visitor_id, rows, query.limit, about))
+
+    return await _guarded(request, Shape.PLAIN, handle)
+
+
+async def get_event(request: Request) -> Response:
+    """GET /events/{request_id}: one visit as v3's identification product. Coded errors."""
+
+    async def handle(services: Services, token: Token) -> Response:
+        request_id = params.request_id(request.path_params["request_id"])
+        db = services.config.clickhouse_database
+        where = queries.locate_request(db, token.tenant, request_id)
+        found = await run_in_threadpool(services.pool.execute, where.sql, where.params)
+        not_found = ApiError(404, "RequestNotFound", "request id is not found")
+        if not found:
+            raise not_found
+        visitor_id, ts = str(found[0][0]), int(found[0][1])
+        one = params.VisitQuery(visitor_id, ts, ts + 1, 1, request_id=request_id)
+        rows, about = await _page(services, token.tenant, one)
+        if not render.has_visit(rows[0]):  # erased since, or its row not yet visible
+            raise not_found
+        return JSONResponse(render.event(visitor_id, rows[0], about))
+
+    return await _guarded(request, Shape.CODED, handle)
+
+
+async def delete_visitor(request: Request) -> Response:
+    """DELETE /visitors/{visitor_id}: erase the tenant's visitor now; 200 with no body."""
+
+    async def handle(services: Services, token: Token) -> Response:
+        visitor_id = params.visitor_id(request.path_params["visitor_id"])
+        db = services.config.clickhouse_database
+        state = queries.visitor_state(db, token.tenant, visitor_id)
+        rows = await run_in_threadpool(services.pool.execute, state.sql, state.params)
+        count, last_seen, erased_at = (int(v) for v in rows[0])
+        if count == 0 or last_seen <= erased_at:
+            raise ApiError(404, "VisitorNotFound", "visitor not found")
+        for statement in queries.erase(db, token.tenant, visitor_id, services.now_ms()):
+            await run_in_threadpool(services.pool.execute, statement.sql, statement.params)
+        return Response(status_code=200)
+
+    return await _guarded(request, Shape.CODED, handle)
+
+
+async def health(request: Request) -> Response:
+    """Alive: the process answers. Never touches ClickHouse."""
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Ready: ClickHouse answers and tokens are loaded; 503 with the reason otherwise."""
+    services = _services(request)
+    try:
+        await run_in_threadpool(services.pool.execute, queries.PING.sql, queries.PING.params)
+    except DatabaseError:
+        return JSONResponse({"status": "unavailable", "reason": "clickhouse"}, status_code=503)
+    if not services.tokens.loaded:
+        return JSONResponse({"status": "unavailable", "reason": "tokens"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    return Response(_services(request).metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def openapi(request: Request) -> Response:
+    """schemas/openapi.json, as served."""
+    return Response(_services(request).openapi, media_type="application/json")

@@ -1,0 +1,171 @@
+"""API tokens: the in-memory store the API checks requests against, and the admin CLI.
+
+Only ``sha256(secret)`` is stored. The API loads all tokens at start and reloads them every
+``VH_API_TOKEN_REFRESH_SECONDS``, so a new or revoked token takes effect within that time.
+
+CLI::
+
+    python -m query_api.tokens create --tenant acme-prod --name "billing backend"
+    python -m query_api.tokens list
+    python -m query_api.tokens revoke TOKEN_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Execute = Callable[[str, Mapping[str, Any]], Sequence[tuple[Any, ...]]]
+
+SECRET_PREFIX = "vh_"
+
+
+def hash_secret(secret: str) -> str:
+    """sha256 hex of a token secret, as stored in ``api_tokens.token_hash``."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A live token: who it is and the one tenant it may read or erase."""
+
+    token_id: str
+    tenant: str
+    name: str
+    token_hash: str
+
+
+def _latest(database: str) -> str:
+    # argMax per token_id: the newest version wins whether or not ClickHouse merged yet.
+    return (
+        "SELECT token_id, argMax(tenant, version), argMax(token_hash, version),"
+        " argMax(name, version), argMax(created_at, version), argMax(revoked, version)"
+        f" FROM {database}.api_tokens GROUP BY token_id ORDER BY token_id"
+    )
+
+
+class TokenStore:
+    """Live tokens by hash, replaced wholesale on each :meth:`refresh` (atomic for readers)."""
+
+    def __init__(self, database: str) -> None:
+        self._database = database
+        self._by_hash: dict[str, Token] = {}
+        self.loaded = False
+
+    def refresh(self, execute: Execute) -> int:
+        """Reload from ClickHouse; returns how many tokens are live. Raises what execute raises."""
+        fresh = {}
+        for token_id, tenant, token_hash, name, _created, revoked in execute(
+            _latest(self._database), {}
+        ):
+            if not revoked:
+                fresh[token_hash] = Token(token_id, tenant, name, token_hash)
+        self._by_hash = fresh
+        self.loaded = True
+        return len(fresh)
+
+    def authenticate(self, secret: str) -> Token | None:
+        """The live token with this secret, or None.
+
+        The lookup is by sha256 of the secret, so its timing tells nothing usable about any
+        stored secret; compare_digest keeps the final comparison constant-time regardless.
+        """
+        digest = hash_secret(secret)
+        token = self._by_hash.get(digest)
+        if token is None or not hmac.compare_digest(token.token_hash, digest):
+            return None
+        return token
+
+
+def create(execute: Execute, database: str, tenant: str, name: str) -> tuple[str, str]:
+    """Insert a new token; returns (token_id, secret). The secret is not stored anywhere."""
+    token_id = uuid.uuid4().hex[:12]
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    execute(
+        f"INSERT INTO {database}.api_tokens"
+        " (token_id, tenant, token_hash, name, created_at, revoked, version)"
+        " SELECT %(id)s, %(tenant)s, %(hash)s, %(name)s, now(), 0, %(version)s",
+        {
+            "id": token_id,
+            "tenant": tenant,
+            "hash": hash_secret(secret),
+            "name": name,
+            "version": time.time_ns() // 1_000_000,
+        },
+    )
+    return token_id, secret
+
+
+def list_tokens(execute: Execute, database: str) -> list[tuple[Any, ...]]:
+    """(token_id, tenant, name, created_at, revoked) of every token ever created."""
+    return [(r[0], r[1], r[3], r[4], r[5]) for r in execute(_latest(database), {})]
+
+
+def revoke(execute: Execute, database: str, token_id: str) -> bool:
+    """Mark a token revoked (a newer version of its row); False if no such token."""
+    rows = [r for r in execute(_latest(database), {}) if r[0] == token_id]
+    if not rows:
+        return False
+    _id, tenant, token_hash, name, _created, _revoked = rows[0]
+    execute(
+        f"INSERT INTO {database}.api_tokens"
+        " (token_id, tenant, token_hash, name, created_at, revoked, version)"
+        " SELECT %(id)s, %(tenant)s, %(hash)s, %(name)s, now(), 1, %(version)s",
+        {
+            "id": token_id,
+            "tenant": tenant,
+            "hash": token_hash,
+            "name": name,
+            "version": time.time_ns() // 1_000_000,
+        },
+    )
+    return True
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """The CLI; reads the same VH_CLICKHOUSE_* settings as the API. Returns an exit status."""
+    from query_api.config import ApiConfig
+    from query_api.pool import ClientPool
+
+    parser = argparse.ArgumentParser(prog="python -m query_api.tokens")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("create", help="create a token; prints its secret once")
+    make.add_argument("--tenant", required=True, help="workspaceId the token may read")
+    make.add_argument("--name", required=True, help="what the token is for")
+    commands.add_parser("list", help="list tokens (never their secrets)")
+    drop = commands.add_parser("revoke", help="revoke a token by id")
+    drop.add_argument("token_id")
+    args = parser.parse_args(argv)
+
+    config = ApiConfig.from_env(environ)
+    pool = ClientPool(config)
+    db = config.clickhouse_database
+    try:
+        if args.command == "create":
+            token_id, secret = create(pool.execute, db, args.tenant, args.name)
+            print(f"token_id: {token_id}\ntenant:   {args.tenant}\nsecret:   {secret}")
+            print("The secret is shown only now; store it safely.", file=sys.stderr)
+        elif args.command == "list":
+            print("token_id\ttenant\tname\tcreated_at\trevoked")
+            for token_id, tenant, name, created, revoked in list_tokens(pool.execute, db):
+                print(f"{token_id}\t{tenant}\t{name}\t{created}\t{'yes' if revoked else 'no'}")
+        elif not revoke(pool.execute, db, args.token_id):
+            print(f"no token with id {args.token_id!r}", file=sys.stderr)
+            return 1
+        else:
+            print(f"revoked {args.token_id} (the API stops accepting it within its refresh time)")
+    finally:
+        pool.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Validate real responses against schemas/openapi.json (OpenAPI 3.0 -> JSON Schema)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import jsonschema
+
+from query_api.app import OPENAPI_PATH
+
+DOC: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
+
+
+def _to_json_schema(node: Any) -> Any:
+    # OpenAPI 3.0's `nullable: true` is JSON Schema's `type: [t, "null"]`.
+    if isinstance(node, dict):
+        out = {k: _to_json_schema(v) for k, v in node.items() if k != "nullable"}
+        if node.get("nullable") and "type" in node:
+            out["type"] = [node["type"], "null"]
+        if "$ref" in out:
+            out["$ref"] = out["$ref"].replace("#/components/schemas/", "#/$defs/")
+        return out
+    if isinstance(node, list):
+        return [_to_json_schema(v) for v in node]
+    return node
+
+
+_DEFS = _to_json_schema(DOC["components"]["schemas"])
+
+
+def check(response: httpx.Response, path: str, method: str = "get") -> None:
+    """Raise if the status is undocumented or the body does not match its schema."""
+    operation = DOC["paths"][path][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{method} {path}: undocumented {status}"
+    documented = operation["responses"][status]
+    for header in documented.get("headers", {}):
+        assert header in response.headers, f"{method} {path} {status}: no {header} header"
+    content = documented.get("content")
+    if content is None:
+        assert response.content == b"", f"{method} {path} {status}: body where none documented"
+        return
+    (media, spec), *_ = content.items()
+    assert response.headers["content-type"].startswith(media)
+    if media == "application/json":
+        schema = {**_to_json_schema(spec["schema"]), "$defs": _DEFS}
+        jsonschema.validate(response.json(), schema, format_checker=jsonschema.FormatChecker())

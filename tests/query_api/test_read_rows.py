@@ -1,0 +1,79 @@
+"""The visitor query reads only that visitor's granules, per ClickHouse's own query_log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from query_api import queries
+from query_api.config import ApiConfig
+from query_api.params import VisitQuery
+from query_api.pool import ClientPool
+from tests.query_api.conftest import TENANT, now_ms
+
+VISITORS = 50_000
+ROWS = 500_000
+GRANULE = 2048  # index_granularity of visits (001_visits.sql)
+
+
+@pytest.fixture
+def big_table(ch_client: Any) -> int:
+    """ROWS visits over VISITORS visitors of one tenant, generated on the server."""
+    start = now_ms() - 3 * 86_400_000
+    ch_client.execute(
+        "INSERT INTO visits (tenant, visitor_id, timestamp_ms, request_id, time, url, ip,"
+        " incognito, linked_id, tag, ingested_at)"
+        " SELECT %(tenant)s, concat('v', toString(modulo(number, %(visitors)s))),"
+        " %(start)s + number * 100, concat('r', toString(number)),"
+        " toDateTime(intDiv(%(start)s + number * 100, 1000)), 'https://example.com/', '10.0.0.1',"
+        " 0, NULL, '{}', now()"
+        " FROM system.numbers LIMIT %(rows)s",
+        {"tenant": TENANT, "visitors": VISITORS, "start": start, "rows": ROWS},
+    )
+    return start
+
+
+def read_rows(pool: ClientPool, statement: queries.Statement) -> tuple[int, int]:
+    query_id = f"vh-test-{uuid.uuid4().hex}"
+    rows = pool.execute(
+        statement.sql, statement.params, query_id=query_id, settings={"log_queries": 1}
+    )
+    pool.execute("SYSTEM FLUSH LOGS")
+    (read,) = pool.execute(
+        "SELECT max(read_rows) FROM system.query_log WHERE query_id = %(id)s", {"id": query_id}
+    )[0]
+    return int(read), len(rows)
+
+
+def test_page_query_reads_a_few_granules_not_the_table(
+    big_table: int, clickhouse_endpoint: Any, ch_database: str
+) -> None:
+    config = ApiConfig.from_env(
+        {
+            "VH_CLICKHOUSE_HOST": clickhouse_endpoint.host,
+            "VH_CLICKHOUSE_PORT": str(clickhouse_endpoint.port),
+            "VH_CLICKHOUSE_DATABASE": ch_database,
+        }
+    )
+    pool = ClientPool(config)
+    try:
+        page = VisitQuery("v12345", 0, 2**63 - 1, 100)
+        read, returned = read_rows(pool, queries.visit_page(ch_database, TENANT, page))
+        assert returned == ROWS // VISITORS  # every visit of v12345 (10), one row each
+        # visits: the visitor's granule(s); the three summary-like tables: one granule each
+        # (their default granularity is 8192). A scan would read ROWS and more.
+        assert read <= 4 * GRANULE + 3 * 8192, read
+        assert read < ROWS // 10
+
+        paged = VisitQuery("v12345", 0, 2**63 - 1, 3, pagination_key="r262345")
+        read, returned = read_rows(pool, queries.visit_page(ch_database, TENANT, paged))
+        assert returned == 4  # limit + 1 lookahead
+        assert read <= 6 * GRANULE + 3 * 8192, read
+
+        locate = queries.locate_request(ch_database, TENANT, "r262345")
+        read, returned = read_rows(pool, locate)
+        assert returned == 1 and read <= 8192, read
+    finally:
+        pool.close()
