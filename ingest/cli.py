@@ -1,4 +1,5 @@
-"""`vh`: the ingest side's command line (migrate, worker, produce-demo, replay, retention).
+"""`vh`: the ingest side's command line (migrate, worker, produce-demo, replay, retention,
+visitors).
 
 Logs are JSON lines on stderr. Exit codes: 0 done, 1 a service is missing or failed (the
 message says what to run), 2 bad usage or configuration, 3 the dead-letter cap stopped the
@@ -125,6 +126,23 @@ def _retention(config: IngestConfig, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _visitors(config: IngestConfig, args: argparse.Namespace) -> int:
+    # Reads the per-visitor summary (a few rows), never the visits table: cheap on any size.
+    with ClickHouseWriter.from_config(config) as writer:
+        rows = writer.execute(
+            f"SELECT visitor_id, uniqMerge(visits) AS n, maxMerge(last_seen) AS last "
+            f"FROM {writer.database}.visitor_summary WHERE tenant = %(tenant)s "
+            "GROUP BY visitor_id ORDER BY n DESC, visitor_id LIMIT %(limit)s",
+            {"tenant": args.tenant, "limit": args.limit},
+        )
+    for visitor_id, visits, last_ms in rows:
+        last = datetime.fromtimestamp(last_ms / 1000, UTC).isoformat(timespec="seconds")
+        print(f"{visitor_id}\t{visits}\t{last}")
+    if not rows:
+        print(f"no visitors stored for tenant {args.tenant!r} yet", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vh",
@@ -167,6 +185,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Set the TTL (servers with TTL) or drop monthly partitions "
         "older than VH_RETENTION_DAYS (18.16).",
     )
+    vis = sub.add_parser(
+        "visitors",
+        help="list a tenant's most frequent visitors",
+        description="Print visitorId, visit count and last visit (UTC) of a tenant's "
+        "most frequent visitors, from the per-visitor summary.",
+    )
+    vis.add_argument("--tenant", default="demo", help="workspace id (demo)")
+    vis.add_argument("--limit", type=int, default=10, help="how many (10)")
     return parser
 
 
@@ -176,6 +202,7 @@ _COMMANDS: dict[str, Callable[[IngestConfig, argparse.Namespace], int]] = {
     "produce-demo": _produce_demo,
     "replay": _replay,
     "retention": _retention,
+    "visitors": _visitors,
 }
 
 
