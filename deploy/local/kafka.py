@@ -132,8 +132,8 @@ def _format_storage(s: StackSettings, lib: Path, config: Path) -> None:
             lib,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cid,
+            # One argument: an id that starts with "-" (1 in 64) would read as an option.
+            f"--cluster-id={cid}",
             "-c",
             str(config),
             "--standalone",
