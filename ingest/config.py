@@ -59,6 +59,11 @@ class IngestConfig:
     erasure_refresh_seconds: float = 5.0
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
+    # Group membership. A member that dies without leaving (kill -9, power loss) keeps its
+    # partitions until the session times out; the broker accepts 6 s to 5 min by default.
+    kafka_session_timeout_ms: int = 30_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    kafka_max_poll_interval_ms: int = 300_000
 
     @property
     def clickhouse_endpoint(self) -> str:
@@ -72,6 +77,19 @@ class IngestConfig:
             ConfigError: a set variable has an unusable value (names the variable).
         """
         d = cls()
+        session_ms = _number(
+            environ, "VH_KAFKA_SESSION_TIMEOUT_MS", d.kafka_session_timeout_ms, int, 1_000
+        )
+        # Kafka wants heartbeats well inside the session: default a tenth of it (3 s of 30 s).
+        heartbeat_ms = _number(
+            environ, "VH_KAFKA_HEARTBEAT_INTERVAL_MS", max(session_ms // 10, 100), int, 100
+        )
+        if heartbeat_ms * 3 > session_ms:
+            raise ConfigError(
+                "VH_KAFKA_HEARTBEAT_INTERVAL_MS",
+                str(heartbeat_ms),
+                f"must be at most a third of VH_KAFKA_SESSION_TIMEOUT_MS ({session_ms})",
+            )
         return cls(
             kafka_bootstrap=_text(environ, "VH_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
             topic=_text(environ, "VH_KAFKA_TOPIC", d.topic),
@@ -103,5 +121,10 @@ class IngestConfig:
             ),
             retry_max_seconds=_number(
                 environ, "VH_RETRY_MAX_SECONDS", d.retry_max_seconds, float, 0.0
+            ),
+            kafka_session_timeout_ms=session_ms,
+            kafka_heartbeat_interval_ms=heartbeat_ms,
+            kafka_max_poll_interval_ms=_number(
+                environ, "VH_KAFKA_MAX_POLL_INTERVAL_MS", d.kafka_max_poll_interval_ms, int, 1_000
             ),
         )

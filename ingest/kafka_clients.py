@@ -8,8 +8,14 @@ Consumer settings and why:
 - ``max_poll_records`` and ``fetch_max_bytes`` sized so one poll feeds a large share of a batch
   while memory stays bounded (a poll result is at most ``max_poll_records`` messages).
 - ``metadata_max_age_ms`` 30 s: partitions added to the topic get consumers soon.
-- ``max_poll_interval_ms`` (5 min): the worker polls at least every ``poll_timeout`` even while
-  ClickHouse is down (partitions paused), so only a wedged process is evicted from the group.
+- ``max_poll_interval_ms`` (5 min, ``VH_KAFKA_MAX_POLL_INTERVAL_MS``): the worker polls at least
+  every ``poll_timeout`` even while ClickHouse is down (partitions paused), so only a wedged
+  process is evicted from the group. It is also the rebalance timeout the broker waits for
+  members to rejoin.
+- ``session_timeout_ms`` / ``heartbeat_interval_ms`` (30 s / 3 s, ``VH_KAFKA_SESSION_TIMEOUT_MS``
+  / ``VH_KAFKA_HEARTBEAT_INTERVAL_MS``): a member killed without leaving the group holds its
+  partitions, and stalls every rebalance, until its session expires; shorter sessions recover
+  faster from crashes at the cost of evicting members that pause longer (GC, swapped out).
 Producer (DLQ, replay, demo): ``acks="all"`` and idempotence, so an acknowledged dead letter
 is durable and a retried send is not duplicated by the broker.
 """
@@ -46,9 +52,9 @@ def make_consumer(config: IngestConfig, *, client_id: str = "vh-ingest") -> Any:
         max_poll_records=config.max_poll_records,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=8 * 1024 * 1024,
-        max_poll_interval_ms=300_000,
-        session_timeout_ms=30_000,
-        heartbeat_interval_ms=3_000,
+        max_poll_interval_ms=config.kafka_max_poll_interval_ms,
+        session_timeout_ms=config.kafka_session_timeout_ms,
+        heartbeat_interval_ms=config.kafka_heartbeat_interval_ms,
         # Partitions added to the topic are picked up within 30 s (default 5 min).
         metadata_max_age_ms=30_000,
     )

@@ -53,3 +53,31 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:
         IngestConfig.from_env({name: value})
     assert info.value.name == name and name in str(info.value)
+
+
+def test_group_membership_timings() -> None:
+    default = IngestConfig.from_env({})
+    assert (
+        default.kafka_session_timeout_ms,
+        default.kafka_heartbeat_interval_ms,
+        default.kafka_max_poll_interval_ms,
+    ) == (30_000, 3_000, 300_000)
+    short = IngestConfig.from_env({"VH_KAFKA_SESSION_TIMEOUT_MS": "6000"})
+    # The heartbeat follows the session (a tenth of it) unless set.
+    assert (short.kafka_session_timeout_ms, short.kafka_heartbeat_interval_ms) == (6_000, 600)
+    explicit = IngestConfig.from_env(
+        {
+            "VH_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "VH_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+            "VH_KAFKA_MAX_POLL_INTERVAL_MS": "60000",
+        }
+    )
+    assert (explicit.kafka_heartbeat_interval_ms, explicit.kafka_max_poll_interval_ms) == (
+        1_000,
+        60_000,
+    )
+    with pytest.raises(ConfigError) as err:
+        IngestConfig.from_env(
+            {"VH_KAFKA_SESSION_TIMEOUT_MS": "6000", "VH_KAFKA_HEARTBEAT_INTERVAL_MS": "3000"}
+        )
+    assert err.value.name == "VH_KAFKA_HEARTBEAT_INTERVAL_MS"
