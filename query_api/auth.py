@@ -12,23 +12,33 @@ _HEADERS = ("Auth-API-Key", "Auth-Token")
 _QUERY = ("api_key", "token")
 
 
+def credentials_of(request: Request) -> list[str]:
+    """Every non-empty credential the request carries: headers, then query parameters.
+
+    Repeated headers and parameters count one by one, so a second copy cannot hide.
+    """
+    found = [v.strip() for name in _HEADERS for v in request.headers.getlist(name)]
+    found += [v.strip() for name in _QUERY for v in request.query_params.getlist(name)]
+    return [v for v in found if v]
+
+
 def secret_of(request: Request) -> str | None:
-    """The first non-empty credential among the headers, then the query parameters."""
-    for name in _HEADERS:
-        value = request.headers.get(name, "").strip()
-        if value:
-            return value
-    for name in _QUERY:
-        value = request.query_params.get(name, "").strip()
-        if value:
-            return value
-    return None
+    """The request's one secret; None when it sends none or several that differ.
+
+    Several different credentials (a valid header next to a wrong query token, or two
+    tenants' tokens) are refused rather than resolved by precedence: whichever one the client
+    meant, the request is ambiguous, and picking one would let a leaked-but-revoked or another
+    tenant's token ride along unnoticed.
+    """
+    presented = set(credentials_of(request))
+    return presented.pop() if len(presented) == 1 else None
 
 
 def authenticate(request: Request, store: TokenStore, shape: Shape) -> Token:
-    """The request's live token. Raises ApiError 403 when it is missing or not a live token."""
+    """The request's live token. Raises ApiError 403 when it is missing, not a live token,
+    or when the request carries several different credentials."""
     secret = secret_of(request)
     token = store.authenticate(secret) if secret is not None else None
     if token is None:
-        raise forbidden(shape, token_given=secret is not None)
+        raise forbidden(shape, token_given=bool(credentials_of(request)))
     return token
