@@ -38,6 +38,11 @@ class Figures:
         """Set one figure (recorded as the test goes, so a failing test still shows them)."""
         self.sections.setdefault(section, {})[label] = value
 
+    def add(self, section: str, label: str, n: int = 1) -> None:
+        """Add ``n`` to a counted figure (several tests of one section add to the same one)."""
+        figures = self.sections.setdefault(section, {})
+        figures[label] = int(figures.get(label, 0)) + n
+
     def note(self, section: str, text: str) -> None:
         """A sentence under the section's table: what exactly was checked, and how."""
         self.notes.setdefault(section, []).append(text)
