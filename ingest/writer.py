@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
+# Monthly partitions between 2000-01 (the oldest timestamp accepted) and well past now.
+MAX_PARTITIONS_PER_INSERT = 1000
+
+
 class ClickHouseWriter:
     """Inserts visit batches and runs the few statements the ingest side needs.
 
@@ -110,6 +114,11 @@ class ClickHouseWriter:
         settings: dict[str, Any] = {}
         if self.features().insert_dedup_token:
             settings["insert_deduplication_token"] = dedup_token
+        if self.features().modern_types:
+            # Current servers refuse a block touching more than 100 partitions by default, and
+            # a refused batch would be retried forever: one collector sending timestamps over
+            # the years it may (2000 to now) would wedge its partition. 18.16 has no limit.
+            settings["max_partitions_per_insert_block"] = MAX_PARTITIONS_PER_INSERT
         try:
             self._client.execute(
                 self._insert_sql, to_columns(rows), columnar=True, settings=settings
