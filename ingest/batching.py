@@ -95,6 +95,16 @@ class Batcher:
         ]
         return [b.key for b in sorted(ready, key=lambda b: b.started_at)]
 
+    def seconds_until_due(self) -> float | None:
+        """Seconds until the oldest open batch is due by age (0 if one is already due), or
+        None when no batch is open."""
+        if not self._open:
+            return None
+        if any(b.messages >= self.max_messages for b in self._open.values()):
+            return 0.0
+        oldest = min(b.started_at for b in self._open.values())
+        return max(oldest + self.max_seconds - self._clock(), 0.0)
+
     def get(self, key: PartitionKey) -> Batch | None:
         return self._open.get(key)
 

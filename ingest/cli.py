@@ -226,7 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as exc:
         if type(exc).__module__.startswith("kafka"):
-            logger.error(
+            # With the traceback: the worker rides out broker outages, so a Kafka error that
+            # still gets here comes from a call not expected to fail; the log must say which.
+            logger.exception(
                 "Kafka at %s failed: %s (is it up? run `make up`)",
                 os.environ.get("VH_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
                 exc,

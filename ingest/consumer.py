@@ -9,6 +9,11 @@ ClickHouse failing: the batch stays in memory, every assigned partition is pause
 fetching, so memory stays bounded by one batch per partition), and ``poll()`` keeps being
 called so the worker stays in its group; the insert is retried after a jittered backoff and
 the partitions are resumed once it succeeds.
+
+Kafka failing (a broker restarting): ``poll()`` raising is logged with its traceback and
+retried after a jittered backoff; open batches, positions and pending commits are kept, and
+nothing is committed that ClickHouse has not acknowledged. A dead letter that cannot be
+queued drops its partition's open batch (read again later), like one Kafka did not confirm.
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ from ingest.dlq import DeadLetterQueue
 from ingest.dlq_guard import DlqGuard
 from ingest.erasures import ErasureView
 from ingest.errors import ClickHouseUnavailable, DeadLetterError, DlqGuardTripped
-from ingest.kafka_clients import ConsumerRebalanceListener, TopicPartition, commit_offsets
+from ingest.kafka_clients import (
+    ConsumerRebalanceListener,
+    KafkaError,
+    TopicPartition,
+    commit_offsets,
+    wait_for_partitions,
+)
 from ingest.metrics import Metrics, NoMetrics
 from ingest.processor import VisitProcessor
 from ingest.rows import KafkaCoordinates, Row
@@ -35,6 +46,11 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_DLQ_GUARD = 0, 3
 _LAG_EVERY_S = 5.0
+# Longest poll() while nothing waits for a deadline: bounds how late stop(), housekeeping and
+# lag reports run. Long enough that a group join usually completes inside one poll (see
+# kafka_clients._keep_completed_joins for what happens when it does not).
+_IDLE_POLL_S = 1.0
+_MIN_POLL_MS = 10
 
 
 class Worker:
@@ -49,6 +65,7 @@ class Worker:
         metrics: where counts go.
         clock: monotonic seconds; ``wall_ms``: epoch ms (timestamp check, ``ingested_at``).
         housekeeping: called every loop turn (retention); must not raise.
+        sleep: real-time sleep between retries of a failing Kafka call.
     """
 
     def __init__(
@@ -67,6 +84,7 @@ class Worker:
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         housekeeping: Callable[[], None] = lambda: None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.consumer, self.topic, self.writer, self.dlq = consumer, topic, writer, dlq
         self.processor, self.erasures, self.guard, self.batcher = (
@@ -77,6 +95,9 @@ class Worker:
         )
         self.backoff, self.metrics = backoff, metrics or NoMetrics()
         self.clock, self.wall_ms, self.housekeeping = clock, wall_ms, housekeeping
+        self._sleep = sleep
+        # Separate from ``backoff`` (inserts): Kafka and ClickHouse fail independently.
+        self._kafka_backoff = Backoff(backoff.initial_s, backoff.max_s)
         self._dead: dict[PartitionKey, list[Any]] = {}  # unconfirmed DLQ sends per batch
         self._positions: dict[PartitionKey, int] = {}
         self._uncommitted: dict[PartitionKey, int] = {}  # stored, commit refused so far
@@ -85,7 +106,6 @@ class Worker:
         self.degraded = False  # inserts failing: partitions paused
         self._retry_at = 0.0
         self._lag_at = 0.0
-        self.poll_timeout_ms = int(min(max(batcher.max_seconds * 250, 10), 500))
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return (safe from a signal handler)."""
@@ -93,13 +113,17 @@ class Worker:
 
     def run(self) -> int:
         """Consume until :meth:`stop` or the dead-letter cap; return the exit code."""
-        # Fetch the topic's metadata before joining: a group leader that joins without it
-        # assigns nothing and only notices the partitions at the next metadata refresh.
-        self.consumer.partitions_for_topic(self.topic)
         self.consumer.subscribe([self.topic], listener=_Listener(self))
+        # Fresh metadata after subscribing and before joining, or the group leader assigns
+        # from a stale view and rebalances again right after the first join (see
+        # wait_for_partitions): the batch read meanwhile would be read twice.
+        if not wait_for_partitions(self.consumer, self.topic):
+            logger.warning(
+                "topic has no partitions yet; joining anyway", extra={"topic": self.topic}
+            )
         try:
             while not self._stopping:
-                records = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
+                records = self._poll()
                 for tp, messages in records.items():
                     self._consume(tp, messages)
                 if self.degraded:
@@ -112,9 +136,59 @@ class Worker:
             self._flush_all()
             self._commit()
         finally:
-            self.consumer.close(autocommit=False)
+            try:
+                self.consumer.close(autocommit=False)
+            except KafkaError:
+                # Leaving the group failed (broker down): its session expires instead.
+                logger.warning("consumer close failed", exc_info=True)
         logger.info("worker stopped", extra={"exit_code": self._exit_code})
         return self._exit_code
+
+    def _poll(self) -> Any:
+        """One ``poll()``; a Kafka failure is logged, waited out (backoff) and gives ``{}``.
+
+        Everything the worker holds stays as it is: open batches are flushed when due (a
+        ClickHouse insert does not need Kafka), their commits are retried each turn until the
+        broker takes them, and kafka-python keeps the fetch positions.
+        """
+        try:
+            records = self.consumer.poll(timeout_ms=self._poll_timeout_ms())
+        except KafkaError as exc:
+            delay = self._kafka_backoff.next_delay()
+            logger.warning(
+                "Kafka poll failed; retrying",
+                exc_info=True,
+                extra={
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "retry_in_s": round(delay, 3),
+                    "attempt": self._kafka_backoff.failures,
+                },
+            )
+            self._wait(delay)
+            return {}
+        if self._kafka_backoff.failures:
+            logger.info("Kafka poll works again", extra={"failures": self._kafka_backoff.failures})
+            self._kafka_backoff.reset()
+        return records
+
+    def _poll_timeout_ms(self) -> int:
+        """Wait in poll() until the next thing the loop must do: the oldest batch due by age
+        or the next insert retry, at most ``_IDLE_POLL_S``. A short fixed timeout would
+        also cut group joins short (kafka-python awaits a join only for the poll timeout)."""
+        wait = _IDLE_POLL_S
+        if self.degraded:
+            wait = min(wait, self._retry_at - self.clock())
+        else:
+            due = self.batcher.seconds_until_due()
+            if due is not None:
+                wait = min(wait, due)
+        return max(int(wait * 1000), _MIN_POLL_MS)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, returning early once :meth:`stop` was called."""
+        deadline = self.clock() + seconds
+        while not self._stopping and self.clock() < deadline:
+            self._sleep(min(0.1, max(deadline - self.clock(), 0.0)))
 
     # -- per message ------------------------------------------------------------------------
 
@@ -128,7 +202,17 @@ class Worker:
                     self.consumer.seek(tp, msg.offset)
                 return
             self.metrics.increment("vh_ingest_events_consumed_total")
-            row = self._process(msg, key)
+            try:
+                row = self._process(msg, key)
+            except DeadLetterError as exc:
+                # Not queued (Kafka unreachable): its bytes are not kept, so the partition's
+                # open batch is dropped and the range read again after the retry.
+                batch = self.batcher.take(key)
+                self._dead.pop(key, None)
+                self.guard.forget(key)
+                self._seek(key, msg.offset if batch is None else batch.first_offset)
+                self._failed(exc)
+                return
             verdict = self.guard.record(key, row is None)
             if verdict.tripped:
                 self._trip(
@@ -228,7 +312,7 @@ class Worker:
         except Exception as exc:
             logger.warning(
                 "commit failed (%s); retrying",
-                exc,
+                str(exc),  # not the exception: a kept record would pin its traceback
                 extra={
                     "offsets": {f"{t}[{p}]": o for (t, p), o in self._uncommitted.items()},
                     "error": f"{type(exc).__name__}: {exc}",
@@ -287,7 +371,11 @@ class Worker:
 
         kafka-python 3 runs this on its IO thread, where blocking calls (a synchronous commit,
         a ClickHouse insert holding up heartbeats) are refused or risky; so nothing is
-        flushed here. The dropped ranges are re-read by whoever owns the partition next and
+        flushed here. It is not concurrent with the loop: listeners are only invoked from the
+        group join (and ``close()``), which the worker thread drives from inside ``poll()``
+        and waits for (``NetworkSelector.run`` blocks the caller until the coroutine on the IO
+        thread returns), so the batcher and the maps here are never touched by two threads
+        at once. The dropped ranges are re-read by whoever owns the partition next and
         storage deduplicates them: at most one batch per partition per rebalance. The seek
         matters when the partition comes back to us: kafka-python keeps its position across
         the rebalance, which would otherwise skip the dropped range. Offsets already stored
@@ -324,7 +412,10 @@ class Worker:
             return
         self._lag_at = now
         for (topic, partition), position in list(self._positions.items()):
-            end = self.consumer.highwater(TopicPartition(topic, partition))
+            try:
+                end = self.consumer.highwater(TopicPartition(topic, partition))
+            except KafkaError:  # no longer assigned: reported by its next owner
+                continue
             if end is not None:
                 self.metrics.gauge(
                     "vh_ingest_consumer_lag", max(end - position, 0), {"partition": str(partition)}

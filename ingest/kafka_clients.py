@@ -22,28 +22,36 @@ is durable and a retried send is not duplicated by the broker.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import kafka
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
+from kafka.errors import KafkaError
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from ingest.config import IngestConfig
 
 __all__ = [
     "ConsumerRebalanceListener",
     "KafkaConsumer",
+    "KafkaError",
     "KafkaProducer",
     "TopicPartition",
     "commit_offsets",
     "make_consumer",
     "make_producer",
+    "wait_for_partitions",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def make_consumer(config: IngestConfig, *, client_id: str = "vh-ingest") -> Any:
     """A group consumer (not yet subscribed) for ``config.topic``. Raises on a bad bootstrap."""
-    return KafkaConsumer(
+    consumer = KafkaConsumer(
         bootstrap_servers=config.kafka_bootstrap,
         group_id=config.group,
         client_id=client_id,
@@ -58,6 +66,8 @@ def make_consumer(config: IngestConfig, *, client_id: str = "vh-ingest") -> Any:
         # Partitions added to the topic are picked up within 30 s (default 5 min).
         metadata_max_age_ms=30_000,
     )
+    _keep_completed_joins(consumer)
+    return consumer
 
 
 def make_producer(config: IngestConfig, *, client_id: str = "vh-ingest", **extra: Any) -> Any:
@@ -93,3 +103,74 @@ def commit_offsets(
         consumer.commit(request)
     else:
         consumer.commit_async(request)
+
+
+def wait_for_partitions(consumer: Any, topic: str, timeout_s: float = 30.0) -> set[int]:
+    """Fetch fresh metadata until ``topic`` has partitions; return them (empty on timeout).
+
+    Call it right after ``subscribe()``, before the first ``poll()``. kafka-python's group
+    leader compares the partitions it assigned from (a snapshot taken when the metadata last
+    changed *while subscribed*) with later metadata, and rebalances the group when they
+    differ. A consumer that fetched metadata before subscribing (or not at all) joins with an
+    empty snapshot, and the first metadata response after the join triggers a second
+    rebalance: the batch read meanwhile is dropped and read again (dead letters published
+    twice). Likewise a topic created a moment ago may not be in the metadata yet. A blocking
+    metadata fetch after subscribing makes the snapshot current before the first join.
+
+    Raises:
+        kafka.errors.KafkaError: the broker cannot be reached.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        consumer.topics()  # always a remote call; updates the coordinator's snapshot
+        partitions: set[int] = consumer.partitions_for_topic(topic) or set()
+        if partitions or time.monotonic() >= deadline:
+            return partitions
+        time.sleep(0.2)
+
+
+def _keep_completed_joins(consumer: Any) -> None:
+    """Work around kafka-python 3.0.x throwing away a group join completed between polls.
+
+    ``BaseCoordinator.join_group_async`` runs JoinGroup -> SyncGroup as a task on the IO
+    thread and awaits it only for the ``poll()`` timeout. When the task completes *after*
+    that timeout but before the next ``poll()``, the next call sees a finished task and
+    starts a new one: the assignment it carried is discarded and a new JoinGroup goes out.
+    For the group leader that forces a new rebalance of the whole group (every member
+    revokes and rejoins), and heartbeats stay disabled meanwhile; with short polls on a busy
+    machine, several members doing this keep the group rebalancing. Here a successfully
+    completed join is applied exactly as kafka-python would have applied it had the poll
+    still been waiting (the same statements as the tail of ``join_group_async``). Failed
+    tasks are left to kafka-python (it retries them). Applied per consumer, and only to the
+    3.0 line whose internals this mirrors; other versions run unpatched (with a warning).
+    """
+    coordinator: Any = getattr(consumer, "_coordinator", None)
+    if not kafka.__version__.startswith("3.0.") or not hasattr(coordinator, "_join_task"):
+        logger.warning("kafka-python %s: completed-join workaround not applied", kafka.__version__)
+        return
+    original = coordinator.join_group_async
+
+    async def join_group_async(timeout_ms: int | None = None) -> bool:
+        task = coordinator._join_task
+        if (
+            task is not None
+            and task.succeeded()
+            and coordinator.rejoining
+            and coordinator.state is MemberState.REBALANCING
+        ):
+            logger.info("applying a group join that completed between polls")
+            coordinator._join_task = None
+            with coordinator._lock:
+                coordinator.rejoining = False
+                coordinator.rejoin_needed = False
+                coordinator.state = MemberState.STABLE
+                coordinator._enable_heartbeat()
+            generation = coordinator._generation
+            await coordinator._on_join_complete_async(
+                generation.generation_id, generation.member_id, generation.protocol, task.value
+            )
+            return True
+        result: bool = await original(timeout_ms=timeout_ms)
+        return result
+
+    coordinator.join_group_async = join_group_async
