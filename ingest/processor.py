@@ -12,11 +12,40 @@ from typing import Protocol
 
 from ingest.rows import KafkaCoordinates, Row, build_row
 from schemas.raw_event import RawVisit, decode_raw_visit
-from schemas.visit import EnrichedVisit
+from schemas.visit import BrowserDetails, EnrichedVisit
 
 
 class Enrich(Protocol):
     def enrich(self, raw: RawVisit) -> EnrichedVisit: ...
+
+
+class NoEnrichment:
+    """Enrichment switched off: rows keep the raw fields, browser and location stay empty.
+
+    ``browserDetails`` carries only the user agent as sent and the collector's (or a zero)
+    bot probability; ``ipLocation`` is absent. The ingestion benchmark's baseline (a) uses
+    it to price enrichment inside the worker (docs/benchmarks.md); a ``VH_ENRICH=off``
+    setting would hand it to :class:`VisitProcessor` instead of ``enrich.Enricher``.
+    """
+
+    def enrich(self, raw: RawVisit) -> EnrichedVisit:
+        """The visit with empty enrichment fields. Pure; never raises on a decoded visit."""
+        probability = raw.bot_probability
+        return EnrichedVisit(
+            workspace_id=raw.workspace_id,
+            request_id=raw.request_id,
+            visitor_id=raw.visitor_id,
+            timestamp=raw.timestamp,
+            url=raw.url,
+            ip=raw.ip,
+            incognito=raw.incognito,
+            browser_details=BrowserDetails(
+                "", "", "", "", "", "", raw.user_agent, 0 if probability is None else probability
+            ),
+            ip_location=None,
+            linked_id=raw.linked_id,
+            tag=raw.tag,
+        )
 
 
 class VisitProcessor:

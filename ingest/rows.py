@@ -8,13 +8,16 @@ redelivered message collapse onto its first copy in the ReplacingMergeTree.
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
 
-from schemas.visit import EnrichedVisit
+from schemas.visit import EnrichedVisit, Subdivision
 
 COLUMNS: Final = (
     "tenant", "visitor_id", "timestamp_ms", "request_id", "time", "url", "ip", "incognito",
@@ -54,6 +57,18 @@ def _tag_text(tag: dict[str, Any] | None) -> str:
     return "{}" if not tag else msgspec.json.encode(tag, order="sorted").decode()
 
 
+_NO_SUBDIVISIONS: Final[tuple[list[str], list[str]]] = ([], [])
+
+
+@functools.lru_cache(maxsize=4096)
+def _subdivision_columns(subdivisions: tuple[Subdivision, ...]) -> tuple[list[str], list[str]]:
+    # One pair of lists per distinct subdivisions value, shared by every row that has it
+    # (the GeoIP cache already shares the value itself): a batch of 20,000 rows then holds a
+    # few hundred lists instead of 40,000 (~150 bytes and two GC-tracked objects per row,
+    # docs/benchmarks.md). Rows are never mutated, so sharing is safe.
+    return [s.iso_code for s in subdivisions], [s.name for s in subdivisions]
+
+
 def build_row(
     visit: EnrichedVisit,
     where: KafkaCoordinates,
@@ -72,15 +87,22 @@ def build_row(
     """
     details = visit.browser_details
     loc = visit.ip_location
-    subdivisions = (loc.subdivisions or ()) if loc is not None else ()
+    codes, names = (
+        _subdivision_columns(loc.subdivisions)
+        if loc is not None and loc.subdivisions
+        else _NO_SUBDIVISIONS
+    )
     return (
-        visit.workspace_id,
+        # Interned: a handful of tenants and each visitor's few addresses repeat across a
+        # batch; one shared string instead of one decoded copy per row (strings interned this
+        # way are freed with their last row).
+        sys.intern(visit.workspace_id),
         visit.visitor_id,
         visit.timestamp,
         visit.request_id,
         time_value(visit.timestamp, millisecond_time=millisecond_time),
         visit.url,
-        visit.ip,
+        sys.intern(visit.ip),
         1 if visit.incognito else 0,
         visit.linked_id,
         _tag_text(visit.tag),
@@ -103,8 +125,8 @@ def build_row(
         None if loc is None or loc.continent is None else loc.continent.name,
         None if loc is None or loc.country is None else loc.country.code,
         None if loc is None or loc.country is None else loc.country.name,
-        [s.iso_code for s in subdivisions],
-        [s.name for s in subdivisions],
+        codes,
+        names,
         ingested_at_s,
         where.topic,
         where.partition,
@@ -116,4 +138,6 @@ def to_columns(rows: Sequence[Row]) -> list[list[Any]]:
     """Rows -> one list per column (clickhouse-driver's ``columnar=True`` layout)."""
     if not rows:
         return [[] for _ in COLUMNS]
-    return [list(column) for column in zip(*rows, strict=True)]
+    # One C-level pass per column: about 2x faster than ``zip(*rows)``, which advances one
+    # iterator per row for every column (docs/benchmarks.md).
+    return [list(map(itemgetter(i), rows)) for i in range(len(rows[0]))]

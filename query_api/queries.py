@@ -55,6 +55,9 @@ SUMMARY_COLUMNS: Final = (
     "key_found",
 )
 
+#: The last instant a ClickHouse ``DateTime`` holds (2106-02-07): later bounds get no time clause.
+_LAST_DATETIME_MS: Final = (2**32 - 1) * 1000
+
 _ERASED = (
     "(SELECT max(erased_at_ms) FROM {db}.erasures"
     " WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s)"
@@ -64,6 +67,14 @@ _KEY_TS = (
     " AND visitor_id = %(visitor)s AND request_id = %(key)s)"
 )
 
+# `visit_count` is only ever compared with 0 (render.summary): the number of summary rows is
+# > 0 exactly when the distinct-visit count is (each row's state holds at least one visit), and
+# count() spares ClickHouse deserialising the uniq states of every row in the granules it reads
+# (docs/benchmarks.md: about 2.5x cheaper on the summary side).
+# The `time` bounds repeat the window on the partition key's column (toYYYYMM(time)), so
+# ClickHouse skips whole monthly partitions outside the window: without them every partition
+# contributes at least one granule per page, and the rows read would grow with the table's
+# history instead of the visitor's (docs/benchmarks.md).
 # One round trip per page. The left side is an aggregate without GROUP BY, so it is always
 # exactly one row (the visitor's summary, zeros when never seen); the right side is the page.
 # ALL LEFT JOIN on a constant gives one row per visit, or the summary alone (with default,
@@ -76,7 +87,7 @@ FROM
     SELECT 1 AS k,
         minMerge(first_seen) AS first_seen,
         maxMerge(last_seen) AS last_seen,
-        uniqMerge(visits) AS visit_count,
+        count() AS visit_count,
         (SELECT minMerge(first_seen) FROM {db}.visitor_summary_global
             WHERE visitor_id = %(visitor)s) AS global_first_seen,
         (SELECT maxMerge(last_seen) FROM {db}.visitor_summary_global
@@ -91,7 +102,7 @@ ALL LEFT JOIN
     SELECT 1 AS k, {visit}
     FROM {db}.visits
     WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
-        AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s
+        AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s{time_bounds}
         AND timestamp_ms > {erased}{filters}
     ORDER BY timestamp_ms DESC, request_id DESC
     LIMIT 1 BY request_id
@@ -116,6 +127,19 @@ def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
     VISIT_COLUMNS; a lone row with an empty request_id means "no visit in this page".
     """
     filters = []
+    # ``time`` holds whole seconds (18.16) or milliseconds: timestamp_ms >= f implies
+    # time >= toDateTime(f // 1000), and timestamp_ms < t implies time <= toDateTime(t // 1000),
+    # either way. Bounds past 2106 (MAX_MS: no upper bound) get no clause: toDateTime cannot
+    # represent them, and the timestamp_ms conditions alone stay exact.
+    time_bounds = [
+        f"time {op} toDateTime(intDiv(%({name})s, 1000))"
+        for op, name, value in (
+            (">=", "from", query.from_ms),
+            ("<=", "to", query.to_ms),
+            ("<=", "before", query.before_ms),
+        )
+        if value is not None and value <= _LAST_DATETIME_MS
+    ]
     params: dict[str, Any] = {
         "tenant": tenant,
         "visitor": query.visitor_id,
@@ -148,6 +172,7 @@ def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
         erased=_ERASED,
         key_found=key_found,
         filters="".join("\n        AND " + f for f in filters),
+        time_bounds="".join("\n        AND " + b for b in time_bounds),
         db="{db}",
     )
     return Statement(sql.replace("{db}", database), params)
