@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status run migrate test test-fast bench bench-quick lint check clean
+.PHONY: help setup up down status run migrate test test-fast bench bench-quick wrk lint check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,11 +42,16 @@ test: up ## the whole test suite against the real services
 test-fast: $(STAMP) ## only the tests that need no service
 	$(VENV)/bin/pytest -m "not kafka and not clickhouse and not faults" $(PYTEST_ARGS)
 
-bench: up ## benchmarks on the local stack; rewrites docs/benchmarks.md
+bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md
 	$(PY) -m tests.benchmarks
 
-bench-quick: up ## the benchmarks in quick mode (smaller data, fewer repeats)
+bench-quick: up wrk ## the benchmarks in quick mode (smaller data, fewer repeats)
 	$(PY) -m tests.benchmarks --quick
+
+# The API load generator of the benchmarks, from Debian.
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q wrk; } || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
 
 lint: $(STAMP) ## format and fix lint in place
 	$(VENV)/bin/ruff format .

@@ -1,7 +1,8 @@
 """Enrichment benchmark: µs per event, ours (cold/warm) vs naive geoip2 + user_agents.
 
-Run: ``.venv/bin/python -m tests.benchmarks.bench_enrich [--quick]``. Not a timed test: it
-prints progress and writes ``docs/benchmarks-enrich.md``. Deterministic (seeded) mix: many
+Part of ``python -m tests.benchmarks`` (its "Enrichment" section of docs/benchmarks.md); alone,
+``.venv/bin/python -m tests.benchmarks.bench_enrich [--quick]`` prints that section. Not a
+timed test. Deterministic (seeded) mix: many
 visitors, a few thousand distinct UAs from templates with Zipf-like popularity, IPs sampled
 from addresses the packaged GeoLite2-City database actually knows.
 """
@@ -11,13 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
-import platform
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 
 import geoip2.database
 import geoip2.errors
@@ -29,7 +28,6 @@ from enrich.config import EnrichConfig
 from enrich.enricher import Enricher
 from schemas.raw_event import RawVisit
 
-OUT = Path(__file__).parents[2] / "docs" / "benchmarks-enrich.md"
 _CHROME = "Mozilla/5.0 ({p}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v} {m}Safari/537.36"
 _TEMPLATES = [
     _CHROME,
@@ -124,18 +122,28 @@ def per_event_us(run: Callable[[], object], n: int, repeats: int) -> float:
     return statistics.median(times) / n * 1e6
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="enrichment benchmark")
-    parser.add_argument("--quick", action="store_true", help="small mix, for a smoke run")
-    args = parser.parse_args(argv)
-    n_events, n_visitors, n_uas = (20_000, 10_000, 500) if args.quick else (200_000, 100_000, 3000)
+@dataclass(frozen=True)
+class EnrichResults:
+    """µs per event of each path, and the mix they were measured on."""
+
+    us: dict[str, float]
+    events: int
+    visitors: int
+    distinct_uas: int
+    distinct_ips: int
+    database: str
+
+
+def measure(quick: bool, progress: Callable[[str], None] = print) -> EnrichResults:
+    """Run every enrichment measurement (median of repeated passes) on the seeded mix."""
+    n_events, n_visitors, n_uas = (20_000, 10_000, 500) if quick else (200_000, 100_000, 3000)
     config = EnrichConfig.from_env(os.environ)
     db = config.geoip_database
-    print(f"generating {n_events} events, {n_visitors} visitors, {n_uas} UAs ...", flush=True)
+    progress(f"generating {n_events} events, {n_visitors} visitors, {n_uas} UAs")
     events = make_events(n_events, n_visitors, n_uas, db)
     distinct_uas = len({e.user_agent for e in events})
     distinct_ips = len({e.ip for e in events})
-    repeats = 3 if args.quick else 5
+    repeats = 3 if quick else 5
     results: dict[str, float] = {}
     with Enricher.from_config(config) as enricher:
         enrich = enricher.enrich
@@ -148,12 +156,12 @@ def main(argv: list[str] | None = None) -> int:
             enricher.cache_clear()
             run_all()
 
-        print("cold caches ...", flush=True)
+        progress("cold caches")
         results["ours_cold"] = per_event_us(run_cold, n_events, repeats)
         run_all()
-        print("warm caches ...", flush=True)
+        progress("warm caches")
         results["ours_warm"] = per_event_us(run_all, n_events, repeats)
-        print("never-seen user agents ...", flush=True)
+        progress("never-seen user agents")
         fresh = [f"{ua} Fresh/{i}" for i, ua in enumerate(make_user_agents(random.Random(7), 1000))]
         parse = enricher.user_agents.parse_uncached
         results["ua_new_ours"] = per_event_us(lambda: [parse(u) for u in fresh], len(fresh), 3)
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         ips = list({e.ip for e in events})[:20_000]
         geo.cache_clear()
         results["ip_new_ours"] = per_event_us(lambda: [geo.location(i) for i in ips], len(ips), 1)
-    print("naive geoip2 city() + user_agents.parse() ...", flush=True)
+    progress("naive geoip2 city() + user_agents.parse()")
     sample = events[: max(n_events // 10, 5000)]
     with geoip2.database.Reader(db) as city_reader:
 
@@ -178,43 +186,41 @@ def main(argv: list[str] | None = None) -> int:
 
         user_agent_parser._PARSE_CACHE.clear()
         results["naive"] = per_event_us(run_naive, len(sample), 3)
-    report = render(results, n_events, n_visitors, distinct_uas, distinct_ips, db, args.quick)
-    print(report)
-    OUT.write_text(report, encoding="utf-8")
-    print(f"written to {OUT}")
+    return EnrichResults(results, n_events, n_visitors, distinct_uas, distinct_ips, db)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the enrichment section alone (``make bench`` puts it in docs/benchmarks.md)."""
+    parser = argparse.ArgumentParser(description="enrichment benchmark")
+    parser.add_argument("--quick", action="store_true", help="small mix, for a smoke run")
+    args = parser.parse_args(argv)
+    print(render(measure(args.quick)))
     return 0
 
 
-def _mem_gib() -> str:
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return f"{pages / 2**30:.1f} GiB"
-    except (ValueError, OSError):
-        return "unknown"
-
-
-def render(
-    r: dict[str, float], n: int, visitors: int, uas: int, ips: int, db: str, quick: bool
-) -> str:
-    versions = ", ".join(
+def versions() -> str:
+    """The enrichment libraries and their versions, one line."""
+    return ", ".join(
         f"{p} {importlib.metadata.version(p)}"
         for p in ["msgspec", "maxminddb", "geoip2", "ua-parser", "ua-parser-rs", "user-agents"]
     )
 
+
+def render(res: EnrichResults) -> str:
+    """The enrichment section of docs/benchmarks.md (Markdown, starting at a level-2 heading)."""
+    r = res.us
+
     def ok(flag: bool) -> str:
         return "met" if flag else "**missed**"
 
-    return f"""# Enrichment benchmark
+    return f"""## Enrichment
 
-Generated by `python -m tests.benchmarks.bench_enrich{" --quick" if quick else ""}`; median of
-repeated passes, all figures from the same run.
+In-process, no Kafka or ClickHouse: µs per event, median of repeated passes.
 
-- Machine: {platform.machine()}, {os.cpu_count()} CPUs (nproc), {_mem_gib()} RAM,
-  {platform.system()} {platform.release()}, Python {sys.version.split()[0]}
-- Libraries: {versions}
-- GeoIP database: `{db}`
-- Mix: {n} events, {visitors} visitors, {uas} distinct user agents (Zipf-like popularity),
-  {ips} distinct IPs known to the database (~10% IPv6).
+- Libraries: {versions()}
+- GeoIP database: `{res.database}`
+- Mix: {res.events} events, {res.visitors} visitors, {res.distinct_uas} distinct user agents
+  (Zipf-like popularity), {res.distinct_ips} distinct IPs known to the database (~10% IPv6).
 
 | Path | µs / event |
 |---|---|

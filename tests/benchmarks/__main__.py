@@ -1,0 +1,119 @@
+"""``python -m tests.benchmarks [--quick] [--only ingest,api,enrich]``: rewrite docs/benchmarks.md.
+
+Runs on the local stack (``make up``; Kafka at ``VH_KAFKA_BOOTSTRAP``, ClickHouse at
+``VH_CLICKHOUSE_HOST``/``VH_CLICKHOUSE_PORT``), with a progress display, in this order:
+ingestion (workers and baselines), API under load, enrichment; memory is sampled during the
+first two. Everything it creates is named ``bench_<run id>`` and dropped at the end.
+Full mode stays under 20 minutes on 2 cores; ``--quick`` takes a few.
+Not a test: nothing here asserts on timing; targets are reported as met or missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from clickhouse_driver import Client
+
+from enrich.config import EnrichConfig
+from tests.benchmarks import bench_api, bench_enrich, bench_ingest, report
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+SECTIONS = ("ingest", "api", "enrich")
+
+
+class Display:
+    """Step lines with the elapsed time, plus one status line rewritten in place on a tty."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.section = ""
+        self._tty = sys.stdout.isatty()
+        self._last_status = 0.0
+
+    def _stamp(self) -> str:
+        s = int(time.monotonic() - self.start)
+        return f"[{s // 60:02d}:{s % 60:02d}]"
+
+    def step(self, message: str) -> None:
+        if self._tty:
+            print("\r\033[K", end="")
+        print(f"{self._stamp()} {self.section}: {message}", flush=True)
+
+    def status(self, message: str) -> None:
+        now = time.monotonic()
+        if self._tty:
+            print(f"\r\033[K{self._stamp()} {self.section}: {message}", end="", flush=True)
+        elif now - self._last_status >= 15:  # logs (CI): a line now and then, not a flood
+            self._last_status = now
+            print(f"{self._stamp()} {self.section}: {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help="comma-separated subset of: ingest,api,enrich"
+    )
+    args = parser.parse_args(argv)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finally blocks stop the
+    # workers and drop the run's database and topics.
+    signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(143))
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if not only <= set(SECTIONS):
+        parser.error(f"--only takes {','.join(SECTIONS)}")
+    run_id = uuid.uuid4().hex[:8]
+    bootstrap = os.environ.get("VH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    ch_host = os.environ.get("VH_CLICKHOUSE_HOST", "127.0.0.1")
+    ch_port = int(os.environ.get("VH_CLICKHOUSE_PORT", "19000"))
+    display = Display()
+    display.section = "bench"
+    ch = Client(ch_host, port=ch_port)
+    machine = report.Machine.probe(str(ch.execute("SELECT version()")[0][0]))
+    ch.disconnect()
+    machine.note_load("start")
+    display.step(f"run {run_id}, {'quick' if args.quick else 'full'} mode, sections {args.only}")
+    ingest = api = enrich = None
+    if "ingest" in only:
+        display.section = "ingest"
+        env = bench_ingest.Env(run_id, bootstrap, ch_host, ch_port)
+        try:
+            ingest = bench_ingest.run(
+                env,
+                bench_ingest.QUICK if args.quick else bench_ingest.FULL,
+                EnrichConfig.from_env(os.environ),
+                display.step,
+                display.status,
+            )
+        finally:
+            bench_ingest.cleanup(env)
+        machine.note_load("after ingestion")
+    if "api" in only:
+        display.section = "api"
+        api = bench_api.run(
+            ch_host,
+            ch_port,
+            run_id,
+            bench_api.QUICK if args.quick else bench_api.FULL,
+            display.step,
+        )
+        machine.note_load("after API")
+    if "enrich" in only:
+        display.section = "enrich"
+        enrich = bench_enrich.measure(args.quick, display.step)
+        machine.note_load("end")
+    display.section = "bench"
+    text = report.render(machine, args.quick, time.monotonic() - display.start, ingest, api, enrich)
+    OUT.write_text(text, encoding="utf-8")
+    print(text)
+    display.step(f"written to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""API: GET /visitors/{id} under 64 concurrent clients (wrk), over a large skewed table.
+
+Set-up (not timed): a bench database migrated like production, N visits generated
+server-side (``api_data``), a token for the bench tenant, ``python -m query_api`` (one
+uvicorn process, default client pool) with the rate limit lifted. Then a warm-up and
+``repeats`` measured wrk runs of a fixed duration, each followed by a look at
+``system.query_log``: how many rows each page query read, by visitor tier.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from clickhouse_driver import Client
+
+from query_api import params, queries, tokens
+from schemas.clickhouse import migrations
+from tests.benchmarks import api_data
+from tests.benchmarks.rss import Curve, Sampler
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parents[2]
+PORT = 18_731
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes of one API benchmark run."""
+
+    rows: int
+    seconds: int
+    repeats: int
+    connections: int = 64
+    threads: int = 2
+    light_connections: int = 4  # a run below saturation: latency without queueing
+
+
+FULL = Settings(rows=20_000_000, seconds=20, repeats=3)
+QUICK = Settings(rows=2_000_000, seconds=10, repeats=1)
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """One wrk run's figures (latencies in ms)."""
+
+    requests: int
+    seconds: float
+    errors: int
+    non2xx: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+@dataclass(frozen=True)
+class ReadRows:
+    """Rows read per page query for one visitor tier (from ``system.query_log``)."""
+
+    tier: str
+    queries: int
+    visits_per_visitor: float
+    median: float
+    p95: float
+    max: int
+    median_ms: float
+
+
+@dataclass
+class ApiResults:
+    settings: Settings
+    visitors: int = 0
+    summary_rows: int = 0
+    insert_seconds: float = 0.0
+    merge_seconds: float = 0.0
+    parts: int = 0
+    runs: list[LoadRun] = field(default_factory=list)
+    light: LoadRun | None = None
+    read_rows: list[ReadRows] = field(default_factory=list)
+    memory: list[Curve] = field(default_factory=list)
+    pool_size: int = 8
+    #: {table rows: {tier: rows read per query}}: the same requests on two table sizes.
+    scaling: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    probe_requests: int = 0
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs) if self.runs else 0.0
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the API exited at start (see var/bench-api.log)")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the API did not become ready")
+
+
+def _wrk(script: Path, settings: Settings, seconds: int, connections: int = 0) -> LoadRun:
+    connections = connections or settings.connections
+    threads = min(settings.threads, connections)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
+         "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{PORT}"],
+        capture_output=True, check=True, timeout=seconds + 60,
+    )  # fmt: skip
+    line = next(x for x in out.stdout.decode().splitlines() if x.startswith("WRK_JSON "))
+    d = json.loads(line.removeprefix("WRK_JSON "))
+    return LoadRun(
+        requests=d["requests"],
+        seconds=d["duration_us"] / 1e6,
+        errors=d["connect"] + d["read"] + d["write"] + d["timeout"],
+        non2xx=d["non2xx"],
+        p50=d["p50_us"] / 1000,
+        p95=d["p95_us"] / 1000,
+        p99=d["p99_us"] / 1000,
+        max=d["max_us"] / 1000,
+    )
+
+
+def _read_rows(ch: Client, database: str, since: int, tiers: api_data.Tiers) -> list[ReadRows]:
+    """Rows read by the page queries that finished since ``since`` (epoch s), by tier."""
+    ch.execute("SYSTEM FLUSH LOGS")
+    rows = ch.execute(
+        "SELECT extract(query, 'visitor_id = \\'([hms])') AS tier, count(),"
+        " quantileExact(0.5)(read_rows), quantileExact(0.95)(read_rows), max(read_rows),"
+        " quantileExact(0.5)(query_duration_ms)"
+        " FROM system.query_log"
+        " WHERE event_time >= toDateTime(%(since)s) AND type = 2"
+        " AND query LIKE %(like)s AND query LIKE '%%ALL LEFT JOIN%%'"
+        " GROUP BY tier ORDER BY tier",
+        {"since": since, "like": f"%{database}.visitor_summary%"},
+    )
+    names = {"s": "small", "m": "medium", "h": "huge"}
+    out = [
+        ReadRows(
+            names[t], n, tiers.visits_per(names[t]), float(p50), float(p95), int(mx), float(ms)
+        )
+        for t, n, p50, p95, mx, ms in rows
+        if t in names
+    ]
+    order = ["small", "medium", "huge"]
+    return sorted(out, key=lambda r: order.index(r.tier))
+
+
+def run(
+    ch_host: str,
+    ch_port: int,
+    run_id: str,
+    settings: Settings,
+    progress: Callable[[str], None],
+) -> ApiResults:
+    """Build the data set, serve it, load it; the database is dropped at the end."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install -y wrk")
+    results = ApiResults(settings)
+    database = f"bench_{run_id}_api"
+    ch = Client(ch_host, port=ch_port, send_receive_timeout=900)
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    api: subprocess.Popen[bytes] | None = None
+    log = open(var / "bench-api.log", "wb")  # noqa: SIM115
+    try:
+        anchor = time.time_ns() // 1_000_000 - 60_000
+        results.insert_seconds, results.merge_seconds = _build(
+            ch, database, settings.rows, anchor, progress
+        )
+        results.visitors = int(ch.execute(f"SELECT uniq(visitor_id) FROM {database}.visits")[0][0])
+        results.parts = int(
+            ch.execute(
+                "SELECT count() FROM system.parts WHERE database = %(db)s AND table = 'visits'"
+                " AND active",
+                {"db": database},
+            )[0][0]
+        )
+        results.summary_rows = int(
+            ch.execute(f"SELECT count() FROM {database}.visitor_summary")[0][0]
+        )
+        _token_id, secret = tokens.create(
+            lambda sql, params: ch.execute(sql, params), database, api_data.TENANT, "bench"
+        )
+        paths = var / f"bench-{run_id}-paths.txt"
+        mix = api_data.request_mix(settings.rows, anchor, 20_000)
+        paths.write_text("".join(r.path + "\n" for r in mix), encoding="utf-8")
+        script = var / f"bench-{run_id}.lua"
+        script.write_text(api_data.wrk_script(str(paths), secret), encoding="utf-8")
+        env = {
+            **os.environ,
+            "VH_CLICKHOUSE_HOST": ch_host,
+            "VH_CLICKHOUSE_PORT": str(ch_port),
+            "VH_CLICKHOUSE_DATABASE": database,
+            "VH_API_PORT": str(PORT),
+            "VH_API_RATE_LIMIT": "1000000",
+            "VH_API_RATE_BURST": "1000000",
+            "VH_API_TOKEN_REFRESH_SECONDS": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+        results.pool_size = int(env.get("VH_API_POOL_SIZE", "8") or 8)
+        api = subprocess.Popen([PY, "-m", "query_api"], env=env, stdout=log, stderr=log)
+        _wait_ready(PORT, api)
+        time.sleep(1.5)  # the token refresh picks up the new token within a second
+        progress("warm-up: 5 s of load")
+        _wrk(script, settings, 5)
+        with Sampler({api.pid: "API (uvicorn)"}) as sampler:
+            for r in range(settings.repeats):
+                since = int(time.time())
+                time.sleep(1.0)  # whole seconds: the query_log window starts after `since`
+                load = _wrk(script, settings, settings.seconds)
+                results.runs.append(load)
+                progress(
+                    f"run {r + 1}/{settings.repeats}: {load.rps:,.0f} req/s, p50 {load.p50:.1f}"
+                    f" ms, p95 {load.p95:.1f} ms, p99 {load.p99:.1f} ms,"
+                    f" {load.errors + load.non2xx} errors"
+                )
+                if r == settings.repeats - 1:
+                    results.read_rows = _read_rows(
+                        ch, database, since, api_data.Tiers(settings.rows)
+                    )
+            progress(f"light load: {settings.light_connections} connections")
+            results.light = _wrk(script, settings, settings.seconds, settings.light_connections)
+            results.memory = list(sampler.curves.values())
+        api.send_signal(signal.SIGTERM)
+        api.wait(timeout=20)
+        _scaling(ch, database, settings.rows, anchor, results, progress)
+    finally:
+        if api is not None and api.poll() is None:
+            api.send_signal(signal.SIGTERM)
+            try:
+                api.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                api.kill()
+                api.wait()
+        log.close()
+        for leftover in var.glob(f"bench-{run_id}*"):
+            leftover.unlink()  # the paths file and wrk script (they hold the token)
+        for db in (database, database + "_small"):
+            ch.execute(f"DROP DATABASE IF EXISTS {db}")
+        ch.disconnect()
+    return results
+
+
+def _scaling(
+    ch: Client,
+    database: str,
+    rows: int,
+    anchor: int,
+    results: ApiResults,
+    progress: Callable[[str], None],
+) -> None:
+    """The same requests against the table and a 10x smaller one built the same way.
+
+    Visitor ids are drawn from the smaller table's ranges, so every visitor exists in both:
+    a small visitor has as many visits in either (the visitor count scales with the rows),
+    a huge one 10x more in the big table. Rows read should follow that, not the table size.
+    """
+    small_db, small_rows = database + "_small", rows // 10
+    _build(ch, small_db, small_rows, anchor, progress)
+    mix = api_data.request_mix(small_rows, anchor, 300, seed=23)
+    results.probe_requests = len(mix)
+    now = anchor + 60_000
+    progress(f"rows read: {len(mix)} requests on {small_rows:,} and {rows:,} rows")
+    for db, n in ((small_db, small_rows), (database, rows)):
+        results.scaling[n] = probe_read_rows(ch, db, mix, now, f"probe{uuid.uuid4().hex[:8]}")
+
+
+def _build(
+    ch: Client, database: str, rows: int, anchor: int, progress: Callable[[str], None]
+) -> tuple[float, float]:
+    """Migrate ``database`` and fill it with ``rows`` visits, merged; (insert s, merge s)."""
+    features = migrations.ServerFeatures.from_version(str(ch.execute("SELECT version()")[0][0]))
+    migrations.apply(lambda sql: ch.execute(sql), database, log=lambda _m: None)
+    progress(f"generating {rows:,} visits in ClickHouse (INSERT ... SELECT)")
+    start = time.perf_counter()
+    ch.execute(api_data.insert_sql(database, rows, anchor, millisecond_time=features.modern_types))
+    return time.perf_counter() - start, _merge(ch, database, progress)
+
+
+def probe_read_rows(
+    ch: Client, database: str, mix: list[api_data.Request], now_ms: int, tag: str
+) -> dict[str, list[int]]:
+    """Run each request's page query once, serially, and read its ``read_rows`` back.
+
+    The statements are the API's own (``params.visit_query`` + ``queries.visit_page``); going
+    around HTTP keeps each query's id known, so query_log rows map back to their tier.
+    """
+    for i, req in enumerate(mix):
+        path, _, qs = req.path.partition("?")
+        query = params.visit_query(
+            path.rsplit("/", 1)[1], dict(parse_qsl(qs)), now_ms=now_ms, default_limit=100,
+            max_limit=500,
+        )  # fmt: skip
+        statement = queries.visit_page(database, api_data.TENANT, query)
+        ch.execute(statement.sql, statement.params, query_id=f"{tag}-{req.tier}-{i}")
+    ch.execute("SYSTEM FLUSH LOGS")
+    found = ch.execute(
+        "SELECT query_id, read_rows FROM system.query_log WHERE type = 2"
+        " AND event_date >= yesterday() AND query_id LIKE %(like)s",
+        {"like": f"{tag}-%"},
+    )
+    out: dict[str, list[int]] = {}
+    for query_id, read in found:
+        out.setdefault(str(query_id).split("-")[1], []).append(int(read))
+    return out
+
+
+def _merge(ch: Client, database: str, progress: Callable[[str], None]) -> float:
+    """Merge the freshly inserted parts (``OPTIMIZE ... FINAL``); returns the seconds taken.
+
+    A deployment's history is mostly merged (ClickHouse merges in the background; past months
+    end up one part each), while a table filled seconds ago is dozens of parts, each adding a
+    granule to every page read. Measuring the latter would price a transient state.
+    """
+    start = time.perf_counter()
+    for table in ("visits", "visitor_summary", "visitor_summary_global"):
+        progress(f"merging {table} (OPTIMIZE FINAL)")
+        ch.execute(f"OPTIMIZE TABLE {database}.{table} FINAL")
+    return time.perf_counter() - start

@@ -1,0 +1,385 @@
+"""docs/benchmarks.md from one run's results: machine, versions, settings, figures, targets."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy.local.settings import KAFKA_VERSION
+from ingest.config import IngestConfig
+from tests.benchmarks import bench_enrich
+from tests.benchmarks.bench_api import ApiResults
+from tests.benchmarks.bench_ingest import IngestResults
+from tests.benchmarks.rss import Curve
+
+HERE = Path(__file__).resolve().parent
+PROFILING = HERE / "profiling.md"
+_PACKAGES = (
+    "kafka-python", "crc32c", "clickhouse-driver", "msgspec", "starlette", "uvicorn",
+    "maxminddb", "ua-parser-rs",
+)  # fmt: skip
+
+
+@dataclass
+class Machine:
+    """What the figures were measured on, and how busy it was around the run."""
+
+    cpus: int
+    cpu_model: str
+    memory_gib: float
+    system: str
+    python: str
+    clickhouse: str
+    loads: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def probe(cls, clickhouse_version: str) -> Machine:
+        model = "unknown"
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as info:
+                model = next(
+                    (
+                        line.split(":", 1)[1].strip()
+                        for line in info
+                        if line.startswith("model name")
+                    ),
+                    model,
+                )
+        except OSError:
+            pass
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return cls(
+            cpus=os.cpu_count() or 0,
+            cpu_model=model,
+            memory_gib=pages / 2**30,
+            system=f"{platform.system()} {platform.release()}",
+            python=sys.version.split()[0],
+            clickhouse=clickhouse_version,
+        )
+
+    def note_load(self, when: str) -> None:
+        """Record the load average (1/5/15 min) now: the machine is shared and noisy."""
+        self.loads.append((when, " / ".join(f"{x:.2f}" for x in os.getloadavg())))
+
+
+def versions() -> str:
+    """Python packages that matter for these figures, with versions (or 'not installed')."""
+    out = []
+    for name in _PACKAGES:
+        try:
+            out.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(f"{name} not installed")
+    return ", ".join(out)
+
+
+def wrk_version() -> str:
+    try:
+        text = subprocess.run(["wrk", "-v"], capture_output=True, check=False).stdout.decode()
+    except OSError:
+        return "not installed"
+    return text.split("\n")[0].split(" [")[0].strip() or "unknown"
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "**missed**"
+
+
+def _runs(rates: list[float]) -> str:
+    return ", ".join(f"{r:,.0f}" for r in rates)
+
+
+def ingest_section(res: IngestResults) -> str:
+    """The ingestion table, the ratios against the baselines, and the targets."""
+    s = res.settings
+    med = res.median_rate
+    one, two = med("workers1"), med("workers2")
+    noenrich, naive, bare = med("noenrich"), med("naive"), med("bare")
+    d = IngestConfig()
+
+    def row(label: str, key: str, ratio: str) -> str:
+        rates = [r.rate for r in res.runs.get(key, [])]
+        return f"| {label} | {med(key):,.0f} | {_runs(rates)} | {ratio} |"
+
+    def div(a: float, b: float) -> float:
+        return a / b if b else 0.0
+
+    lines = [
+        "## Ingestion, end to end",
+        "",
+        f"{s.events:,} demo events (`ingest.demo` generator: {s.visitors:,} Zipf visitors, real "
+        f"user agents, located addresses; {res.payload_bytes / max(s.events, 1):.0f} bytes "
+        f"per event on average) pre-published to one topic with {s.partitions} partitions, "
+        "keyed by visitorId. Each run reads the whole topic with a fresh consumer group into "
+        "an emptied database; rounds interleave the variants. Workers are real `vh worker` "
+        "processes, timed from the first consumed message to the commit of the last offset; "
+        f"default settings (`VH_BATCH_MAX_ROWS={d.batch_max_rows}`, "
+        f"`VH_BATCH_MAX_SECONDS={d.batch_max_seconds}`, "
+        f"`VH_MAX_POLL_RECORDS={d.max_poll_records}`). Median of {s.repeats} run(s).",
+        "",
+        "| Variant | events/s (median) | each run | ratio |",
+        "|---|---|---|---|",
+        row("Worker, 1 process", "workers1", "1.00"),
+        row("Worker, 2 processes (one group)", "workers2", f"{div(two, one):.2f}x of 1 process"),
+        row(
+            "(a) worker, enrichment off",
+            "noenrich",
+            f"1 process = {div(one, noenrich):.2f} of (a)",
+        ),
+        row(
+            f"(b) naive loop (first {s.naive_events:,} events)",
+            "naive",
+            f"1 process = {div(one, naive):.1f}x (b)",
+        ),
+        row(
+            "(c) bare kafka-python, poll only",
+            "bare",
+            f"1 process = {div(one, bare):.2f} of (c)",
+        ),
+        "",
+        "Targets:",
+        f"- 1 process ≥ 0.7 of (a): {div(one, noenrich):.2f} — {_ok(div(one, noenrich) >= 0.7)}",
+        f"- 1 process ≥ 10x (b): {div(one, naive):.1f}x — {_ok(div(one, naive) >= 10)}",
+        f"- 2 processes ≥ 1.6x 1 process: {div(two, one):.2f}x — {_ok(div(two, one) >= 1.6)}",
+        f"- fraction of (c), the client's ceiling: {div(one, bare):.2f} (reported, no target)",
+        "",
+        "(a) is `tests/benchmarks/worker_noenrich.py`: the same `Worker` built from the same "
+        "pieces as `vh worker`, with `ingest.processor.NoEnrichment` (rows keep the raw fields; "
+        "browser and location empty). (b) is `tests/benchmarks/baselines.py naive`: "
+        "`json.loads`, `geoip2` `city()`, `user_agents.parse()` per event, a row-wise "
+        "`INSERT ... VALUES` per poll, commit; it runs on the first events of the topic only. "
+        "(c) is `baselines.py bare`: the worker's consumer settings, poll and touch the values.",
+        "",
+        *_cpu_table(res),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_table(res: IngestResults) -> list[str]:
+    """Median cores used per process group during the worker runs (the 2-core budget)."""
+    labels = ("workers", "ClickHouse", "Kafka", "other", "machine")
+    rows = []
+    for key, name in (("workers1", "1 worker"), ("workers2", "2 workers"), ("noenrich", "(a)")):
+        runs = [r.cores for r in res.runs.get(key, []) if r.cores]
+        if runs:
+            cells = [statistics.median(c.get(label, 0.0) for c in runs) for label in labels]
+            rows.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in cells) + " |")
+    if not rows:
+        return []
+    return [
+        "CPU during the worker runs, in cores (CPU seconds per second, median over runs; "
+        "`other` is everything else on the machine, `machine` all busy cores of "
+        f"{os.cpu_count()}):",
+        "",
+        "| Run | workers | ClickHouse | Kafka | other | machine |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def api_section(res: ApiResults) -> str:
+    """The load table, the rows-read table, and the targets."""
+    s = res.settings
+    worst_p99 = max((r.p99 for r in res.runs), default=0.0)
+    lines = [
+        "## API: GET /visitors/{id} under load",
+        "",
+        f"Table: {s.rows:,} visits of {res.visitors:,} visitors (one tenant) generated "
+        f"server-side in {res.insert_seconds:.0f} s, then merged (`OPTIMIZE ... FINAL`, "
+        f"{res.merge_seconds:.0f} s; {res.parts} parts of `visits` remain, one per month): "
+        "40 huge visitors (1% of the rows, thousands of visits each), medium ones (4%, "
+        "hundreds), and the rest hashed over small ones (~13 visits each), 90 days of history. "
+        f"Load: wrk, {s.connections} connections, {s.threads} threads, {s.seconds} s per run "
+        f"after a 5 s warm-up, median of {s.repeats} run(s); each request picks one of 20,000 "
+        "prepared paths at random (60% small, 30% medium, 10% huge visitors; default 10-day, "
+        "full 90-day or one-week windows; `limit` 10/50/100; a third page with `before`). "
+        "Server: one `python -m query_api` process (uvicorn, one event loop, Starlette's "
+        f"thread pool), ClickHouse client pool of {res.pool_size}, rate limit lifted. wrk, "
+        "uvicorn and ClickHouse share the same 2 cores.",
+        "",
+        "| Run | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | non-2xx |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(res.runs, 1):
+        lines.append(
+            f"| {i} | {r.rps:,.0f} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} | {r.max:.0f} "
+            f"| {r.errors} | {r.non2xx} |"
+        )
+    if res.runs:
+        lines.append(
+            f"| **median** | **{res.median('rps'):,.0f}** | **{res.median('p50'):.1f}** "
+            f"| **{res.median('p95'):.1f}** | **{res.median('p99'):.1f}** | "
+            f"{res.median('max'):.0f} | | |"
+        )
+    if res.light is not None:
+        lr = res.light
+        lines.append(
+            f"| {s.light_connections} connections (below saturation) | {lr.rps:,.0f} "
+            f"| {lr.p50:.1f} | {lr.p95:.1f} | {lr.p99:.1f} | {lr.max:.0f} | {lr.errors} "
+            f"| {lr.non2xx} |"
+        )
+    lines += [
+        "",
+        "With closed-loop clients, latency is concurrency / throughput once the server "
+        "saturates: 64 clients at the measured req/s wait that long by construction. The "
+        f"{s.light_connections}-connection run shows the latency of a query that does not queue.",
+        "",
+        "Rows read per page query (`system.query_log.read_rows`, every query of the last run, "
+        "summary and visits sides together), by visitor tier:",
+        "",
+        "| Tier | visits per visitor | queries | median rows read | p95 | max "
+        "| median ms (server) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rr in res.read_rows:
+        lines.append(
+            f"| {rr.tier} | {rr.visits_per_visitor:,.0f} | {rr.queries:,} | {rr.median:,.0f} "
+            f"| {rr.p95:,.0f} | {rr.max:,} | {rr.median_ms:.0f} |"
+        )
+    ratio = max((rr.max for rr in res.read_rows), default=0) / max(s.rows, 1)
+    lines += ["", *_scaling_table(res)]
+    grows = _follows_visitor(res)
+    lines += [
+        "",
+        "Targets:",
+        f"- p99 under 20 ms: median p99 {res.median('p99'):.1f} ms (worst run {worst_p99:.1f})"
+        f" — {_ok(res.median('p99') < 20)}",
+        f"- rows read follow the visitor, not the table: the most any query under load read "
+        f"is {ratio:.3%} of the table; on a 10x larger table small visitors read "
+        f"{grows[0]:.2f}x the rows, huge visitors (10x the visits) {grows[1]:.2f}x — "
+        f"{_ok(ratio < 0.01 and grows[0] < 2)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _median(values: list[int]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _scaling_table(res: ApiResults) -> list[str]:
+    """Median rows read per tier for the same requests on the two table sizes."""
+    if len(res.scaling) < 2:
+        return []
+    sizes = sorted(res.scaling)
+    out = [
+        f"The same {res.probe_requests} requests run one by one (no load) on this table and on "
+        f"a 10x smaller one built the same way (every visitor exists in both; small and medium "
+        "visitors have as many visits in either, huge ones 10x more in the big one). Median "
+        "rows read per page query:",
+        "",
+        "| Tier | " + " | ".join(f"{n:,} rows" for n in sizes) + " | ratio |",
+        "|---|" + "---|" * (len(sizes) + 1),
+    ]
+    for tier in ("small", "medium", "huge"):
+        small, big = (_median(res.scaling[n].get(tier, [])) for n in sizes)
+        out.append(f"| {tier} | {small:,.0f} | {big:,.0f} | {big / small if small else 0:.2f}x |")
+    return out
+
+
+def _follows_visitor(res: ApiResults) -> tuple[float, float]:
+    """(growth of small visitors' rows read, growth of huge ones') from the small table."""
+    if len(res.scaling) < 2:
+        return (0.0, 0.0)
+    lo, hi = sorted(res.scaling)
+    out = []
+    for tier in ("small", "huge"):
+        a, b = _median(res.scaling[lo].get(tier, [])), _median(res.scaling[hi].get(tier, []))
+        out.append(b / a if a else 0.0)
+    return out[0], out[1]
+
+
+def _curve_row(curve: Curve) -> str:
+    first, second = curve.halves()
+    points = " → ".join(f"{p:.0f}" for p in curve.points(5))
+    return (
+        f"| {curve.label} | {curve.peak:.0f} | {curve.peak_anon:.0f} | {first:.0f} "
+        f"| {second:.0f} | {points} |"
+    )
+
+
+def memory_section(ingest: IngestResults | None, api: ApiResults | None) -> str:
+    """Peak RSS per process, and whether it still grows after warm-up."""
+    lines = [
+        "## Memory",
+        "",
+        "Sampled from `/proc/<pid>/status` every 0.5 s during the runs above, default cache "
+        "sizes (`VH_GEOIP_CACHE_SIZE=100000`, `VH_UA_CACHE_SIZE=20000`), MiB. VmRSS is what "
+        "the target is judged on; RssAnon is its private part (the rest is mostly the mmap'd "
+        "GeoIP database, shared through the page cache). Growth check: the peak in the first "
+        "and in the second half of each run after a warm-up of its first quarter (batches "
+        "fill and flush, so single samples saw-tooth). Curve: five samples spread over the run "
+        "(the first is the process starting).",
+        "",
+        "| Process | peak VmRSS | peak RssAnon | peak 1st half | peak 2nd half | curve |",
+        "|---|---|---|---|---|---|",
+    ]
+    curves: list[Curve] = []
+    if ingest is not None:
+        for variant in ("workers1", "workers2", "noenrich", "bare"):
+            per_run = 2 if variant == "workers2" else 1
+            for i, curve in enumerate(ingest.memory.get(variant, [])):
+                curve.label = f"{curve.label} (run {i // per_run + 1})"
+                curves.append(curve)
+    if api is not None:
+        curves += api.memory
+    lines += [_curve_row(c) for c in curves]
+    judged = [c for c in curves if not c.label.startswith("bare")]
+    peak = max((c.peak for c in judged), default=0.0)
+    growth = max((c.halves()[1] - c.halves()[0] for c in judged), default=0.0)
+    lines += [
+        "",
+        "Targets (workers and API; the bare consumer is shown for what kafka-python alone holds):",
+        f"- under 300 MB per worker and per API process: highest peak VmRSS {peak:.0f} MiB — "
+        f"{_ok(peak < 300)}",
+        f"- flat after warm-up: largest rise from the first to the second half {growth:+.0f} "
+        f"MiB — {_ok(growth < 30)} (runs last about a minute each: a slow leak could hide)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render(
+    machine: Machine,
+    quick: bool,
+    elapsed_s: float,
+    ingest: IngestResults | None,
+    api: ApiResults | None,
+    enrich: bench_enrich.EnrichResults | None,
+) -> str:
+    """The whole document."""
+    command = "python -m tests.benchmarks" + (" --quick" if quick else "")
+    loads = "; ".join(f"{when} {value}" for when, value in machine.loads)
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Generated by `{command}` (`make bench{'-quick' if quick else ''}`) in "
+        f"{elapsed_s / 60:.1f} min; every figure below comes from that one run. Do not edit "
+        "by hand: edit `tests/benchmarks/` (the profiling notes live in "
+        "`tests/benchmarks/profiling.md`).",
+        "",
+        f"- Machine: {machine.cpus} CPUs ({machine.cpu_model}), {machine.memory_gib:.1f} GiB "
+        f"RAM, {machine.system}; shared with Kafka, ClickHouse and other work — load average "
+        f"(1/5/15 min): {loads}",
+        f"- Python {machine.python}; {versions()}",
+        f"- Kafka {KAFKA_VERSION}, ClickHouse {machine.clickhouse}, {wrk_version()}; the local "
+        "stack (`deploy/local`) on loopback",
+        f"- Mode: {'quick (smaller data, fewer repeats)' if quick else 'full'}",
+        "",
+    ]
+    for section, done in (
+        (ingest_section(ingest) if ingest else "", ingest),
+        (api_section(api) if api else "", api),
+        (bench_enrich.render(enrich) if enrich else "", enrich),
+    ):
+        if done is not None:
+            parts.append(section)
+    if ingest is not None or api is not None:
+        parts.append(memory_section(ingest, api))
+    if PROFILING.exists():
+        parts.append(PROFILING.read_text(encoding="utf-8"))
+    return "\n".join(parts).rstrip() + "\n"

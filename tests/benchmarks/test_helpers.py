@@ -1,0 +1,101 @@
+"""The benchmark's pure helpers: request mix, wrk script, memory curves, report rendering.
+
+No services and no timing: the benchmark itself is ``python -m tests.benchmarks``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from query_api.params import visit_query
+from tests.benchmarks import api_data, report
+from tests.benchmarks.bench_api import ApiResults, LoadRun, ReadRows
+from tests.benchmarks.bench_api import Settings as ApiSettings
+from tests.benchmarks.bench_ingest import IngestResults, Run
+from tests.benchmarks.bench_ingest import Settings as IngestSettings
+from tests.benchmarks.rss import Curve
+
+ANCHOR = 1_750_000_000_000
+
+
+def test_request_mix_names_known_visitors_with_valid_parameters() -> None:
+    tiers = api_data.Tiers(2_000_000)
+    mix = api_data.request_mix(2_000_000, ANCHOR, 500)
+    assert {r.tier for r in mix} == {"small", "medium", "huge"}
+    for r in mix:
+        path, _, qs = r.path.partition("?")
+        visitor = path.removeprefix("/visitors/")
+        k = int(visitor[1:].removesuffix("Xq7Rb2"))
+        assert visitor[0] == r.tier[0] and 0 <= k < getattr(tiers, r.tier)
+        # Every path is one the API accepts (no 400 skews the load figures).
+        visit_query(visitor, dict(parse_qsl(qs)), now_ms=ANCHOR, default_limit=100, max_limit=500)
+
+
+def test_request_mix_is_deterministic() -> None:
+    assert api_data.request_mix(1000, ANCHOR, 50) == api_data.request_mix(1000, ANCHOR, 50)
+
+
+def test_tiers_keep_a_heavy_head() -> None:
+    t = api_data.Tiers(20_000_000)
+    assert t.small > 1_000_000
+    assert t.visits_per("huge") >= 1000 > t.visits_per("medium") > 10 * t.visits_per("small")
+
+
+def test_insert_sql_targets_the_database_and_row_count() -> None:
+    sql = api_data.insert_sql("bench_x", 1234, ANCHOR, millisecond_time=False)
+    assert "INSERT INTO bench_x.visits" in sql and "LIMIT 1234" in sql
+    assert "toDateTime(intDiv(ts, 1000)) AS time" in sql
+    assert "ts AS time" in api_data.insert_sql("d", 1, ANCHOR, millisecond_time=True)
+
+
+def test_wrk_script_reads_paths_and_prints_json() -> None:
+    lua = api_data.wrk_script("/tmp/paths.txt", "vh_secret")
+    assert 'io.lines("/tmp/paths.txt")' in lua
+    assert 'wrk.headers["Auth-Token"] = "vh_secret"' in lua
+    assert "WRK_JSON" in lua and "latency:percentile(99)" in lua
+
+
+def test_curve_warmup_and_points() -> None:
+    curve = Curve("w", [(float(t), 100.0 + t) for t in range(101)])
+    assert curve.peak == 200.0
+    assert curve.after_warmup() == (125.0, 200.0)
+    assert curve.points(5) == [100.0, 125.0, 150.0, 175.0, 200.0]
+    assert Curve("empty").points() == [] and Curve("empty").after_warmup() == (0.0, 0.0)
+    # Peaks of the two halves after the first quarter: [25, 62.5) and [62.5, 100].
+    assert curve.halves() == (162.0, 200.0)
+
+
+def _ingest() -> IngestResults:
+    res = IngestResults(IngestSettings(1000, 6, 100, 3, 100), payload_bytes=360_000)
+    res.runs = {
+        "workers1": [Run(1000, 0.1), Run(1000, 0.05), Run(1000, 0.2)],  # median 10,000/s
+        "workers2": [Run(1000, 0.06)],
+        "noenrich": [Run(1000, 0.08)],
+        "naive": [Run(100, 0.1)],
+        "bare": [Run(1000, 0.01)],
+    }
+    res.memory = {"workers1": [Curve("workers1 #1", [(0.0, 10.0), (1.0, 150.0), (2.0, 160.0)])]}
+    return res
+
+
+def test_ingest_section_ratios_and_targets() -> None:
+    text = report.ingest_section(_ingest())
+    assert "| Worker, 1 process | 10,000 | 10,000, 20,000, 5,000 | 1.00 |" in text
+    assert "1 process ≥ 0.7 of (a): 0.80 — met" in text
+    assert "1 process ≥ 10x (b): 10.0x — met" in text
+    assert "2 processes ≥ 1.6x 1 process: 1.67x — met" in text
+    assert "fraction of (c), the client's ceiling: 0.10" in text
+
+
+def test_api_and_memory_sections() -> None:
+    api = ApiResults(ApiSettings(1_000_000, 10, 1), visitors=75_000)
+    api.runs = [LoadRun(1000, 10.0, 0, 0, 5.0, 9.0, 30.0, 40.0)]
+    api.read_rows = [ReadRows("small", 10, 13.0, 2048.0, 4096.0, 4096, 3.0)]
+    api.scaling = {100_000: {"small": [2048], "huge": [4096]}, 1_000_000: {"small": [2048]}}
+    api.memory = [Curve("API", [(0.0, 70.0), (1.0, 72.0)])]
+    text = report.api_section(api)
+    assert "| **median** | **100** | **5.0** | **9.0** | **30.0** |" in text
+    assert "p99 under 20 ms: median p99 30.0 ms" in text and "**missed**" in text
+    assert "| small | 2,048 | 2,048 | 1.00x |" in text
+    memory = report.memory_section(_ingest(), api)
+    assert "highest peak VmRSS 160 MiB — met" in memory
