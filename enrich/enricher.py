@@ -11,7 +11,7 @@ from enrich.config import EnrichConfig
 from enrich.geo import Clock, GeoIpReader
 from enrich.user_agent import UserAgentParser
 from schemas.raw_event import RawVisit
-from schemas.visit import BrowserDetails, EnrichedVisit
+from schemas.visit import BrowserDetails, EnrichedVisit, enriched
 
 
 def _probability(value: float) -> int | float:
@@ -59,18 +59,10 @@ class Enricher:
         ``ip_location`` is None when the database knows nothing about ``raw.ip`` (private,
         reserved or unknown address). Never raises on a ``RawVisit`` from ``decode_raw_visit``.
         """
-        return EnrichedVisit(
-            workspace_id=raw.workspace_id,
-            request_id=raw.request_id,
-            visitor_id=raw.visitor_id,
-            timestamp=raw.timestamp,
-            url=raw.url,
-            ip=raw.ip,
-            incognito=raw.incognito,
-            browser_details=self.browser_details(raw.user_agent, raw.bot_probability),
-            ip_location=self.geo.location(raw.ip),
-            linked_id=raw.linked_id,
-            tag=raw.tag,
+        return enriched(
+            raw,
+            self.browser_details(raw.user_agent, raw.bot_probability),
+            self.geo.location(raw.ip),
         )
 
     def cache_clear(self) -> None:

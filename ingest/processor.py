@@ -12,7 +12,7 @@ from typing import Protocol
 
 from ingest.rows import KafkaCoordinates, Row, build_row
 from schemas.raw_event import RawVisit, decode_raw_visit
-from schemas.visit import BrowserDetails, EnrichedVisit
+from schemas.visit import BrowserDetails, EnrichedVisit, enriched
 
 
 class Enrich(Protocol):
@@ -31,20 +31,12 @@ class NoEnrichment:
     def enrich(self, raw: RawVisit) -> EnrichedVisit:
         """The visit with empty enrichment fields. Pure; never raises on a decoded visit."""
         probability = raw.bot_probability
-        return EnrichedVisit(
-            workspace_id=raw.workspace_id,
-            request_id=raw.request_id,
-            visitor_id=raw.visitor_id,
-            timestamp=raw.timestamp,
-            url=raw.url,
-            ip=raw.ip,
-            incognito=raw.incognito,
-            browser_details=BrowserDetails(
+        return enriched(
+            raw,
+            BrowserDetails(
                 "", "", "", "", "", "", raw.user_agent, 0 if probability is None else probability
             ),
-            ip_location=None,
-            linked_id=raw.linked_id,
-            tag=raw.tag,
+            None,
         )
 
 

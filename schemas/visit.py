@@ -19,6 +19,8 @@ from typing import Any
 
 import msgspec
 
+from schemas.raw_event import RawVisit
+
 
 class City(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
     """``ipLocation.city``; ``name`` is the English name."""
@@ -96,6 +98,25 @@ class EnrichedVisit(msgspec.Struct, frozen=True, omit_defaults=True, rename="cam
     ip_location: IpLocation | None = None
     linked_id: str | None = None
     tag: dict[str, Any] | None = None
+
+
+def enriched(
+    raw: RawVisit, browser_details: BrowserDetails, ip_location: IpLocation | None
+) -> EnrichedVisit:
+    """``raw`` with what enrichment derived from it: the one place a visit's fields are copied."""
+    return EnrichedVisit(
+        workspace_id=raw.workspace_id,
+        request_id=raw.request_id,
+        visitor_id=raw.visitor_id,
+        timestamp=raw.timestamp,
+        url=raw.url,
+        ip=raw.ip,
+        incognito=raw.incognito,
+        browser_details=browser_details,
+        ip_location=ip_location,
+        linked_id=raw.linked_id,
+        tag=raw.tag,
+    )
 
 
 def iso_time(timestamp_ms: int) -> str:
