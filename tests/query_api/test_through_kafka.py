@@ -57,10 +57,6 @@ def worker_topic(
 ) -> Iterator[str]:
     """An ingest worker consuming a fresh topic into this test's database; yields the topic."""
     raw = topic_factory("raw")
-    # A worker that subscribes while a just-created topic has no leader yet sees its
-    # metadata change moments later and rebalances; kafka-python then sometimes never gets
-    # its partition back (see the report). Publishing first waits for the leader.
-    publish(kafka_bootstrap, raw, [])
     config = IngestConfig(
         kafka_bootstrap=kafka_bootstrap,
         topic=raw,
