@@ -7,6 +7,11 @@ Consumer settings and why:
   published before the first worker started must not be skipped.
 - ``max_poll_records`` and ``fetch_max_bytes`` sized so one poll feeds a large share of a batch
   while memory stays bounded (a poll result is at most ``max_poll_records`` messages).
+- ``max_partition_fetch_bytes`` 1 MiB (the broker default) and ``fetch_max_bytes`` 16 MiB:
+  kafka-python keeps each partition's fetched bytes and decoded records until polled, so these
+  bound the client's memory. At 8 / 64 MiB a bare consumer of a 6-partition topic peaked at
+  ~250 MiB RSS and the worker above 300 MiB; at 1 / 16 MiB, 76 and ~230 MiB, with the same
+  throughput (docs/benchmarks.md).
 - ``metadata_max_age_ms`` 30 s: partitions added to the topic get consumers soon.
 - ``max_poll_interval_ms`` (5 min, ``VH_KAFKA_MAX_POLL_INTERVAL_MS``): the worker polls at least
   every ``poll_timeout`` even while ClickHouse is down (partitions paused), so only a wedged
@@ -58,8 +63,8 @@ def make_consumer(config: IngestConfig, *, client_id: str = "vh-ingest") -> Any:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=config.max_poll_records,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=1024 * 1024,
         max_poll_interval_ms=config.kafka_max_poll_interval_ms,
         session_timeout_ms=config.kafka_session_timeout_ms,
         heartbeat_interval_ms=config.kafka_heartbeat_interval_ms,
