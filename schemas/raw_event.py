@@ -7,7 +7,7 @@ rule of ``schemas/events/raw-visit.v1.schema.json`` plus the checks JSON Schema 
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -142,16 +142,28 @@ def decode_raw_visit(data: bytes, *, now_ms: int) -> RawVisit:
     return raw
 
 
+def _is_ip_address(text: str) -> bool:
+    """``ipaddress.ip_address(text)`` would accept ``text`` (scope ids aside: checked before).
+
+    The C library's ``inet_pton`` is about 10x faster than ``ipaddress`` and agrees with it
+    on every string but scope ids (a property test holds the two to that); this check ran
+    once per event and was 8% of the worker's time (docs/benchmarks.md).
+    """
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+    except (OSError, ValueError):  # ValueError: NUL bytes, surrogates (not encodable)
+        return False
+    return True
+
+
 def _check_semantics(raw: RawVisit, now_ms: int) -> None:
     if raw.schema_version != SCHEMA_VERSION:
         raise InvalidEvent("unsupported_schema_version", f"schemaVersion {raw.schema_version}")
     # A scope id ("fe80::1%eth0") parses but is never a visitor's public address.
     if "%" in raw.ip:
         raise InvalidEvent("invalid_ip", f"{raw.ip!r} has a scope id")
-    try:
-        ipaddress.ip_address(raw.ip)
-    except ValueError as exc:
-        raise InvalidEvent("invalid_ip", f"{raw.ip!r} is not an IPv4 or IPv6 address") from exc
+    if not _is_ip_address(raw.ip):
+        raise InvalidEvent("invalid_ip", f"{raw.ip!r} is not an IPv4 or IPv6 address")
     if not MIN_TIMESTAMP_MS <= raw.timestamp <= now_ms + MAX_FUTURE_SKEW_MS:
         raise InvalidEvent(
             "timestamp_out_of_range",

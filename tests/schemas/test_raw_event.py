@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -124,3 +125,41 @@ def test_never_raises_anything_else_on_json_objects(mutation: dict[str, object])
         decode_raw_visit(msgspec.json.encode({**_minimal(), **mutation}), now_ms=NOW_MS)
     except InvalidEvent as exc:
         assert exc.reason in REASONS
+
+
+def _ipaddress_accepts(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# Strings near the IP grammar, where parsers disagree if they ever do: leading zeros, too many
+# or too few groups, `::` twice, embedded IPv4 in IPv6, non-ASCII digits, NULs. (Lone
+# surrogates never get this far: msgspec refuses them as malformed JSON.)
+_octet = st.sampled_from(
+    ["0", "00", "01", "1", "9", "255", "256", "999", "1a", "0x1", " 1", "", "\u0661"]
+)
+_group = st.sampled_from(
+    ["", "0", "1", "fFfF", "0000", "00000", "12345", "g", "1.2.3.4", "01.2.3.4"]
+)
+_ip_like = (
+    st.lists(_octet, min_size=3, max_size=5).map(".".join)
+    | st.lists(_group, min_size=1, max_size=10).map(":".join)
+    | st.text(alphabet="0123456789abcdefABCDEF:. x\u0661\x00-", max_size=45)
+)
+
+
+@settings(max_examples=3000)
+@given(_ip_like.filter(lambda s: 2 <= len(s) <= 45 and "%" not in s))
+def test_ip_check_agrees_with_ipaddress(ip: str) -> None:
+    """The fast check (inet_pton) refuses exactly what ``ipaddress.ip_address`` refuses."""
+    event = _minimal() | {"ip": ip}
+    try:
+        decode_raw_visit(msgspec.json.encode(event), now_ms=NOW_MS)
+        accepted = True
+    except InvalidEvent as exc:
+        assert exc.reason == "invalid_ip", exc
+        accepted = False
+    assert accepted == _ipaddress_accepts(ip)
