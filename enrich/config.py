@@ -44,6 +44,17 @@ def _non_negative_float(environ: Mapping[str, str], name: str, default: float) -
     return value
 
 
+def _on_off(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in ("on", "true", "1"):
+        return True
+    if raw.lower() in ("off", "false", "0"):
+        return False
+    raise ConfigError(name, raw, "must be on or off")
+
+
 @dataclass(frozen=True, slots=True)
 class EnrichConfig:
     """Settings of :class:`enrich.enricher.Enricher`.
@@ -54,19 +65,23 @@ class EnrichConfig:
         ua_cache_size: ``VH_UA_CACHE_SIZE``, user-agent strings kept in the parse LRU.
         geoip_reload_check_seconds: ``VH_GEOIP_RELOAD_CHECK_SECONDS``, how often the database
             file is stat()ed for replacement; 0 checks on every lookup.
+        enabled: ``VH_ENRICH`` (``on``/``off``). Off, the worker stores visits without
+            ``ipLocation`` and with only the raw user agent in ``browserDetails`` (no GeoIP
+            database is opened): for raw-only pipelines, and the benchmark's baseline (a).
     """
 
     geoip_database: str
     geoip_cache_size: int = 100_000
     ua_cache_size: int = 20_000
     geoip_reload_check_seconds: float = 60.0
+    enabled: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EnrichConfig:
         """Build the settings from ``environ`` (pass ``os.environ`` in entry points).
 
         Raises:
-            ConfigError: a set variable is not a valid number.
+            ConfigError: a set variable is not a valid number, or ``VH_ENRICH`` not on/off.
         """
         database = environ.get("VH_GEOIP_DATABASE", "").strip() or default_geoip_database()
         return cls(
@@ -76,4 +91,5 @@ class EnrichConfig:
             geoip_reload_check_seconds=_non_negative_float(
                 environ, "VH_GEOIP_RELOAD_CHECK_SECONDS", 60.0
             ),
+            enabled=_on_off(environ, "VH_ENRICH", default=True),
         )

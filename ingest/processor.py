@@ -23,9 +23,9 @@ class NoEnrichment:
     """Enrichment switched off: rows keep the raw fields, browser and location stay empty.
 
     ``browserDetails`` carries only the user agent as sent and the collector's (or a zero)
-    bot probability; ``ipLocation`` is absent. The ingestion benchmark's baseline (a) uses
-    it to price enrichment inside the worker (docs/benchmarks.md); a ``VH_ENRICH=off``
-    setting would hand it to :class:`VisitProcessor` instead of ``enrich.Enricher``.
+    bot probability; ``ipLocation`` is absent. ``VH_ENRICH=off`` gives it to the worker
+    instead of ``enrich.Enricher``; the ingestion benchmark's baseline (a) runs that to price
+    enrichment inside the worker (docs/benchmarks.md).
     """
 
     def enrich(self, raw: RawVisit) -> EnrichedVisit:

@@ -19,7 +19,7 @@ from ingest.erasures import ErasureView, erasures_query
 from ingest.errors import ClickHouseUnavailable, IngestError
 from ingest.kafka_clients import make_consumer, make_producer
 from ingest.metrics import Metrics
-from ingest.processor import VisitProcessor
+from ingest.processor import Enrich, NoEnrichment, VisitProcessor
 from ingest.retention import RetentionSchedule
 from ingest.writer import ClickHouseWriter
 
@@ -58,7 +58,9 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
     with ExitStack() as stack:
         writer = stack.enter_context(ClickHouseWriter.from_config(config))
         check_clickhouse(writer)
-        enricher = stack.enter_context(Enricher.from_config(enrich))
+        enricher: Enrich = (
+            stack.enter_context(Enricher.from_config(enrich)) if enrich.enabled else NoEnrichment()
+        )
         try:
             producer = make_producer(config, client_id="vh-ingest-dlq")
             consumer = make_consumer(config)

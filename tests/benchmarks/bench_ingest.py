@@ -145,6 +145,7 @@ def run_workers(
     variant: str,
     total: int,
     status: Callable[[str], None],
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[Run, list[Curve]]:
     """Start ``processes`` copies of ``command`` in one fresh group; time first consume to
     last commit of all ``total`` messages; stop them with SIGTERM.
@@ -156,7 +157,9 @@ def run_workers(
     ports = [19470 + i for i in range(processes)]
     logs = [open(ROOT / "var" / f"bench-{variant}-{i}.log", "wb") for i in range(processes)]  # noqa: SIM115
     procs = [
-        subprocess.Popen(command, env=env.worker_env(group, port), stdout=log, stderr=log)
+        subprocess.Popen(
+            command, env=env.worker_env(group, port) | (extra_env or {}), stdout=log, stderr=log
+        )
         for port, log in zip(ports, logs, strict=True)
     ]
     watcher = topics.CommitWatcher(env.bootstrap, env.topic)
@@ -250,15 +253,14 @@ def run(
         progress=lambda n: status(f"published {n:,}/{settings.events:,}"),
     )
     total = sum(topics.end_offsets(env.bootstrap, env.topic).values())
-    worker = [VH, "worker"]
-    noenrich = [PY, "-m", "tests.benchmarks.worker_noenrich"]
+    off = {"VH_ENRICH": "off"}
     for r in range(settings.repeats):
         tag = f"round {r + 1}/{settings.repeats}"
         plan: list[tuple[str, Callable[[], Run]]] = [
             ("bare", lambda: run_baseline(env, results, "bare", total)),
-            ("noenrich", lambda: _workers(env, results, noenrich, 1, "noenrich", total, status)),
-            ("workers1", lambda: _workers(env, results, worker, 1, "workers1", total, status)),
-            ("workers2", lambda: _workers(env, results, worker, 2, "workers2", total, status)),
+            ("noenrich", lambda: _workers(env, results, 1, "noenrich", total, status, off)),
+            ("workers1", lambda: _workers(env, results, 1, "workers1", total, status)),
+            ("workers2", lambda: _workers(env, results, 2, "workers2", total, status)),
             ("naive", lambda: run_baseline(env, results, "naive", settings.naive_events)),
         ]
         for variant, measure in plan:
@@ -281,13 +283,16 @@ def run(
 def _workers(
     env: Env,
     results: IngestResults,
-    command: list[str],
     processes: int,
     variant: str,
     total: int,
     status: Callable[[str], None],
+    extra_env: dict[str, str] | None = None,
 ) -> Run:
-    measured, curves = run_workers(env, command, processes, variant, total, status)
+    """``processes`` copies of ``vh worker``: (a) is the same command with ``VH_ENRICH=off``."""
+    measured, curves = run_workers(
+        env, [VH, "worker"], processes, variant, total, status, extra_env
+    )
     results.memory.setdefault(variant, []).extend(curves)
     return measured
 

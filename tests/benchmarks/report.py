@@ -149,8 +149,8 @@ def ingest_section(res: IngestResults) -> str:
         f"- 2 processes ≥ 1.6x 1 process: {div(two, one):.2f}x — {_ok(div(two, one) >= 1.6)}",
         f"- fraction of (c), the client's ceiling: {div(one, bare):.2f} (reported, no target)",
         "",
-        "(a) is `tests/benchmarks/worker_noenrich.py`: the same `Worker` built from the same "
-        "pieces as `vh worker`, with `ingest.processor.NoEnrichment` (rows keep the raw fields; "
+        "(a) is `vh worker` with `VH_ENRICH=off`: the same worker with "
+        "`ingest.processor.NoEnrichment` in place of the enricher (rows keep the raw fields; "
         "browser and location empty). (b) is `tests/benchmarks/baselines.py naive`: "
         "`json.loads`, `geoip2` `city()`, `user_agents.parse()` per event, a row-wise "
         "`INSERT ... VALUES` per poll, commit; it runs on the first events of the topic only. "

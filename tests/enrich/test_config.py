@@ -34,9 +34,18 @@ def test_values_from_environ() -> None:
         ("VH_UA_CACHE_SIZE", "many"),
         ("VH_GEOIP_RELOAD_CHECK_SECONDS", "-1"),
         ("VH_GEOIP_RELOAD_CHECK_SECONDS", "nan"),
+        ("VH_ENRICH", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:
         EnrichConfig.from_env({name: value})
     assert info.value.name == name
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"), [("", True), ("on", True), ("ON", True), ("1", True), ("off", False),
+                           ("false", False), (" Off ", False), ("0", False)],
+)  # fmt: skip
+def test_enrichment_switch(value: str, enabled: bool) -> None:
+    assert EnrichConfig.from_env({"VH_ENRICH": value}).enabled is enabled

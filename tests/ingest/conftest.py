@@ -144,14 +144,16 @@ def start_worker() -> Iterator[Callable[..., RunningWorker]]:
     """Starts workers in threads; stops any still running at teardown."""
     running: list[RunningWorker] = []
 
-    def start(config: IngestConfig, **overrides: Any) -> RunningWorker:
+    def start(
+        config: IngestConfig, enrich: EnrichConfig = ENRICH, **overrides: Any
+    ) -> RunningWorker:
         metrics = RecordingMetrics()
         result: list[int] = []
         ready = threading.Event()
         holder: list[Worker] = []
 
         def body() -> None:
-            with open_worker(replace(config, **overrides), ENRICH, metrics) as worker:
+            with open_worker(replace(config, **overrides), enrich, metrics) as worker:
                 holder.append(worker)
                 ready.set()
                 result.append(worker.run())

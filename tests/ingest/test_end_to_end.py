@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 from tests.ingest.conftest import (
     API_QUERY,
+    ENRICH,
     NOW_MS,
     RunningWorker,
     committed,
@@ -44,3 +47,20 @@ def test_visits_flow_into_clickhouse_and_offsets_commit_after(
     assert handle.metrics.counter("vh_ingest_events_stored_total") == len(ids)
     # A rebalance right after joining (metadata settling) may re-read one in-flight batch.
     assert handle.metrics.counter("vh_ingest_events_consumed_total") >= len(ids)
+
+
+def test_enrichment_off_stores_the_raw_visit(
+    ingest_config: IngestConfig, start_worker: Callable[..., RunningWorker], ch_client: Any
+) -> None:
+    """``VH_ENRICH=off``: visits are stored with the raw user agent and no location."""
+    assert EnrichConfig.from_env({"VH_ENRICH": "off"}).enabled is False
+    produce(ingest_config.kafka_bootstrap, ingest_config.topic, [raw_event("r1")])
+    handle = start_worker(ingest_config, enrich=replace(ENRICH, enabled=False))
+    db = ingest_config.clickhouse_database
+    wait_until(lambda: request_ids(ch_client, db) == ["r1"], what="the visit stored")
+    assert handle.stop() == 0
+    row = ch_client.execute(
+        f"SELECT ip, user_agent, browser_name, os, has_location, city_name FROM {db}.visits"
+    )[0]
+    assert row[0] == "81.2.69.160" and row[1].startswith("Mozilla/5.0")
+    assert row[2:] == ("", "", 0, None)
