@@ -200,8 +200,17 @@ def request_mix(rows: int, anchor_ms: int, count: int, seed: int = 11) -> list[R
     return out
 
 
-def wrk_script(paths_file: str, token: str) -> str:
-    """wrk Lua: each request takes a random line of ``paths_file``; ``done`` prints JSON."""
+def wrk_script(paths_file: str, token: str, think_ms: float = 0.0) -> str:
+    """wrk Lua: each request takes a random line of ``paths_file``; ``done`` prints JSON.
+
+    ``think_ms`` > 0: each connection waits a uniform random 0..2x``think_ms`` before each
+    request (wrk's ``delay``), so N connections offer about N / think requests per second.
+    """
+    delay = (
+        f"delay = function()\n  return math.random(0, {round(2 * think_ms)})\nend\n"
+        if think_ms > 0
+        else ""
+    )
     return f"""
 local paths = {{}}
 for line in io.lines("{paths_file}") do paths[#paths + 1] = line end
@@ -211,7 +220,7 @@ math.randomseed(os.time())
 request = function()
   return wrk.format("GET", paths[math.random(#paths)])
 end
-
+{delay}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

@@ -29,7 +29,7 @@ from clickhouse_driver import Client
 
 from query_api import params, queries, tokens
 from schemas.clickhouse import migrations
-from tests.benchmarks import api_data
+from tests.benchmarks import api_data, cpu
 from tests.benchmarks.rss import Curve, Sampler
 
 PY = sys.executable
@@ -46,7 +46,8 @@ class Settings:
     repeats: int
     connections: int = 64
     threads: int = 2
-    light_connections: int = 4  # a run below saturation: latency without queueing
+    #: The paced run offers this share of the measured saturation req/s (same connections).
+    paced_fraction: float = 0.5
 
 
 FULL = Settings(rows=20_000_000, seconds=20, repeats=3)
@@ -65,6 +66,8 @@ class LoadRun:
     p95: float
     p99: float
     max: float
+    #: CPU cores (CPU seconds per second) of the API, ClickHouse and the machine meanwhile.
+    cores: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -93,13 +96,17 @@ class ApiResults:
     merge_seconds: float = 0.0
     parts: int = 0
     runs: list[LoadRun] = field(default_factory=list)
-    light: LoadRun | None = None
+    #: 64 clients with think time, offering ``paced_fraction`` of the saturation req/s.
+    paced: LoadRun | None = None
+    paced_offered_rps: float = 0.0
     read_rows: list[ReadRows] = field(default_factory=list)
     memory: list[Curve] = field(default_factory=list)
     pool_size: int = 8
     #: {table rows: {tier: rows read per query}}: the same requests on two table sizes.
     scaling: dict[int, dict[str, list[int]]] = field(default_factory=dict)
     probe_requests: int = 0
+    #: {columns read: median ms} of one visitor's newest page, serially (cost per column).
+    column_cost: dict[int, float] = field(default_factory=dict)
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in self.runs) if self.runs else 0.0
@@ -120,14 +127,19 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0)
     raise RuntimeError("the API did not become ready")
 
 
-def _wrk(script: Path, settings: Settings, seconds: int, connections: int = 0) -> LoadRun:
-    connections = connections or settings.connections
+def _wrk(
+    script: Path, settings: Settings, seconds: int, cpu_of: dict[str, int] | None = None
+) -> LoadRun:
+    connections = settings.connections
     threads = min(settings.threads, connections)
+    window = cpu.CpuWindow({k: [v] for k, v in (cpu_of or {}).items()})
+    window.start()
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
          "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{PORT}"],
         capture_output=True, check=True, timeout=seconds + 60,
     )  # fmt: skip
+    window.stop()
     line = next(x for x in out.stdout.decode().splitlines() if x.startswith("WRK_JSON "))
     d = json.loads(line.removeprefix("WRK_JSON "))
     return LoadRun(
@@ -139,6 +151,7 @@ def _wrk(script: Path, settings: Settings, seconds: int, connections: int = 0) -
         p95=d["p95_us"] / 1000,
         p99=d["p99_us"] / 1000,
         max=d["max_us"] / 1000,
+        cores=window.cores or {},
     )
 
 
@@ -225,11 +238,12 @@ def run(
         time.sleep(1.5)  # the token refresh picks up the new token within a second
         progress("warm-up: 5 s of load")
         _wrk(script, settings, 5)
+        cpu_of = {"API": api.pid} | cpu.service_pids(var)
         with Sampler({api.pid: "API (uvicorn)"}) as sampler:
             for r in range(settings.repeats):
                 since = int(time.time())
                 time.sleep(1.0)  # whole seconds: the query_log window starts after `since`
-                load = _wrk(script, settings, settings.seconds)
+                load = _wrk(script, settings, settings.seconds, cpu_of)
                 results.runs.append(load)
                 progress(
                     f"run {r + 1}/{settings.repeats}: {load.rps:,.0f} req/s, p50 {load.p50:.1f}"
@@ -240,11 +254,22 @@ def run(
                     results.read_rows = _read_rows(
                         ch, database, since, api_data.Tiers(settings.rows)
                     )
-            progress(f"light load: {settings.light_connections} connections")
-            results.light = _wrk(script, settings, settings.seconds, settings.light_connections)
+            # Below saturation: the same clients, each waiting a random think time between
+            # requests, so together they offer a set share of what the server sustained.
+            results.paced_offered_rps = settings.paced_fraction * results.median("rps")
+            think_ms = settings.connections / max(results.paced_offered_rps, 1.0) * 1000
+            paced = var / f"bench-{run_id}-paced.lua"
+            paced.write_text(api_data.wrk_script(str(paths), secret, think_ms), encoding="utf-8")
+            progress(
+                f"paced load: {settings.connections} clients offering"
+                f" ~{results.paced_offered_rps:,.0f} req/s"
+            )
+            results.paced = _wrk(paced, settings, settings.seconds, cpu_of)
             results.memory = list(sampler.curves.values())
         api.send_signal(signal.SIGTERM)
         api.wait(timeout=20)
+        progress("cost per column read: one page, 2 vs all columns")
+        results.column_cost = probe_column_cost(ch, database)
         _scaling(ch, database, settings.rows, anchor, results, progress)
     finally:
         if api is not None and api.poll() is None:
@@ -324,6 +349,34 @@ def probe_read_rows(
     out: dict[str, list[int]] = {}
     for query_id, read in found:
         out.setdefault(str(query_id).split("-")[1], []).append(int(read))
+    return out
+
+
+def probe_column_cost(ch: Client, database: str, visitors: int = 200) -> dict[int, float]:
+    """Median ms of one page of a small visitor's visits, reading 2 or all page columns.
+
+    Serial, no load: what ClickHouse spends per column read, whatever the rows.
+    """
+    ids = [
+        str(v)
+        for (v,) in ch.execute(
+            f"SELECT any(visitor_id) FROM {database}.visitor_summary"
+            f" GROUP BY cityHash64(visitor_id) % {visitors}"
+        )
+    ]
+    out = {}
+    for n in (2, len(queries.VISIT_COLUMNS)):
+        sql = (
+            f"SELECT {', '.join(queries.VISIT_COLUMNS[:n])} FROM {database}.visits"
+            " WHERE tenant = %(t)s AND visitor_id = %(v)s"
+            " ORDER BY timestamp_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT 11"
+        )
+        times = []
+        for v in ids:
+            start = time.perf_counter()
+            ch.execute(sql, {"t": api_data.TENANT, "v": v})
+            times.append((time.perf_counter() - start) * 1000)
+        out[n] = statistics.median(times)
     return out
 
 

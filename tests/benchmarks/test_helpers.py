@@ -89,13 +89,21 @@ def test_ingest_section_ratios_and_targets() -> None:
 
 def test_api_and_memory_sections() -> None:
     api = ApiResults(ApiSettings(1_000_000, 10, 1), visitors=75_000)
-    api.runs = [LoadRun(1000, 10.0, 0, 0, 5.0, 9.0, 30.0, 40.0)]
+    api.runs = [LoadRun(1000, 10.0, 0, 0, 5.0, 9.0, 30.0, 40.0, {"API": 0.3, "ClickHouse": 1.5})]
+    api.paced = LoadRun(500, 10.0, 0, 0, 4.0, 6.0, 8.0, 12.0)
+    api.paced_offered_rps = 50.0
+    api.column_cost = {2: 3.0, 28: 9.5}
     api.read_rows = [ReadRows("small", 10, 13.0, 2048.0, 4096.0, 4096, 3.0)]
     api.scaling = {100_000: {"small": [2048], "huge": [4096]}, 1_000_000: {"small": [2048]}}
     api.memory = [Curve("API", [(0.0, 70.0), (1.0, 72.0)])]
     text = report.api_section(api)
     assert "| **median** | **100** | **5.0** | **9.0** | **30.0** |" in text
-    assert "p99 under 20 ms: median p99 30.0 ms" in text and "**missed**" in text
+    assert "p99 under 20 ms (64 closed-loop clients): median p99 30.0 ms" in text
+    assert "**missed**" in text and "for reference: p99 8.0 ms" in text
     assert "| small | 2,048 | 2,048 | 1.00x |" in text
+    assert "| 64 clients paced to ~50 req/s (50% of the median) | 50 | 4.0 | 6.0 | 8.0 |" in text
+    assert "| API process | 0.30 | 3.00 |" in text and "| ClickHouse | 1.50 | 15.00 |" in text
+    assert "must answer 3,200 req/s; at the measured 18.0 CPU ms" in text  # 58 cores
+    assert "about 0.25 ms per column" in text
     memory = report.memory_section(_ingest(), api)
     assert "highest peak VmRSS 160 MiB — met" in memory
