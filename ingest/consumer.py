@@ -1,9 +1,11 @@
 """The consumer loop: poll -> process -> batch per partition -> insert -> commit.
 
-Order of effects for one partition batch (offsets ``first..last``): dead letters of the batch
-are acknowledged by Kafka, then the rows are inserted and ClickHouse acknowledges, then
-``last + 1`` is committed. A crash anywhere before the commit redelivers the whole range,
-which storage deduplicates (ReplacingMergeTree, insert token, ``LIMIT 1 BY`` on reads).
+Batches are cut per partition (each one contiguous offset range) and inserted together: the
+batches due at the same time go to ClickHouse as one block. Order of effects for one partition
+batch (offsets ``first..last``): dead letters of the batch are acknowledged by Kafka, then the
+rows are inserted and ClickHouse acknowledges, then ``last + 1`` is committed. A crash anywhere
+before the commit redelivers the whole range, which storage deduplicates (ReplacingMergeTree,
+insert token, ``LIMIT 1 BY`` on reads).
 
 ClickHouse failing: the batch stays in memory, every assigned partition is paused (no more
 fetching, so memory stays bounded by one batch per partition), and ``poll()`` keeps being
@@ -101,6 +103,8 @@ class Worker:
         self._dead: dict[PartitionKey, list[Any]] = {}  # unconfirmed DLQ sends per batch
         self._positions: dict[PartitionKey, int] = {}
         self._uncommitted: dict[PartitionKey, int] = {}  # stored, commit refused so far
+        # Partitions whose batches failed to insert together: retried as the same group.
+        self._retry_group: list[PartitionKey] = []
         self._stopping = False
         self._exit_code = EXIT_OK
         self.degraded = False  # inserts failing: partitions paused
@@ -229,7 +233,7 @@ class Worker:
                 return i + 1
             self.batcher.add(tp.topic, tp.partition, msg.offset, row)
             self._positions[key] = msg.offset + 1
-            if self.batcher.is_full(key) and not self._flush(key):
+            if self.batcher.is_full(key) and not self._flush([key]):
                 # Kept for retry: fetch again from just after it. Dropped (DLQ failure): the
                 # flush already went back to the batch's first offset.
                 if self.batcher.get(key) is not None and i + 1 < len(messages):
@@ -274,37 +278,59 @@ class Worker:
 
     # -- per batch --------------------------------------------------------------------------
 
-    def _flush(self, key: PartitionKey) -> bool:
-        """Store, then commit, one partition's batch. False (batch kept or dropped) on failure."""
-        batch = self.batcher.get(key)
-        if batch is None:
-            return True
-        try:
-            self.dlq.confirm(self._dead.get(key, []))
-        except DeadLetterError as exc:
-            # Unconfirmed dead letters cannot be re-sent from here (their bytes are gone):
-            # drop the batch and read the range again.
-            self.batcher.take(key)
+    def _flush(self, keys: Sequence[PartitionKey]) -> bool:
+        """Store, then commit, these partitions' batches as ONE insert. False on failure.
+
+        ClickHouse prefers few large inserts: each insert writes a part per month touched, in
+        ``visits`` and in every table its materialized views feed. Inserting the batches due
+        together as one block (rather than one per Kafka partition) cut ClickHouse's CPU per
+        event by a quarter (docs/benchmarks.md). The deduplication token names every batch's
+        offset range, and a failed group is retried as that same group (``_retry_group``), so a
+        retried insert carries the token of the attempt it repeats.
+        """
+        batches = []
+        for key in keys:
+            batch = self.batcher.get(key)
+            if batch is None:
+                continue
+            try:
+                self.dlq.confirm(self._dead.get(key, []))
+            except DeadLetterError as exc:
+                # Unconfirmed dead letters cannot be re-sent from here (their bytes are gone):
+                # drop the batch and read the range again.
+                self.batcher.take(key)
+                self._dead.pop(key, None)
+                self.guard.forget(key)
+                self._seek(key, batch.first_offset)
+                self._failed(exc)
+                return False
             self._dead.pop(key, None)
-            self.guard.forget(key)
-            self._seek(key, batch.first_offset)
-            self._failed(exc)
-            return False
-        self._dead.pop(key, None)
+            batches.append(batch)
+        if not batches:
+            return True
+        batches.sort(key=lambda b: b.key)
         try:
             self.erasures.refresh_if_due()
-            rows, erased = self.erasures.keep(batch.rows)
+            rows: list[Row] = []
+            erased = 0
+            for batch in batches:
+                kept, dropped = self.erasures.keep(batch.rows)
+                rows.extend(kept)
+                erased += dropped
             started = self.clock()
-            self.writer.insert_visits(rows, batch.dedup_token)
+            self.writer.insert_visits(rows, "|".join(b.dedup_token for b in batches))
         except ClickHouseUnavailable as exc:
+            self._retry_group = [b.key for b in batches]
             self._failed(exc)
             return False
         self.metrics.timing("vh_ingest_insert_seconds", self.clock() - started)
         self.metrics.timing("vh_ingest_batch_rows", len(rows))
         self.metrics.increment("vh_ingest_events_stored_total", len(rows))
         self.metrics.increment("vh_ingest_events_erased_total", erased)
-        self.batcher.take(key)
-        self._uncommitted[key] = batch.commit_offset
+        for batch in batches:
+            self.batcher.take(batch.key)
+            self._uncommitted[batch.key] = batch.commit_offset
+        self._retry_group = []
         self._commit()
         return True
 
@@ -346,16 +372,18 @@ class Worker:
         )
 
     def _flush_due(self) -> None:
-        for key in self.batcher.due():
-            if not self._flush(key):
-                return
+        due = self.batcher.due()
+        if due:
+            self._flush(due)
 
     def _retry_if_due(self) -> None:
         if self.clock() < self._retry_at:
             return
-        for key in self.batcher.open_partitions():
-            if not self._flush(key):
-                return
+        # The failed group first, as it was (same token), then whatever else is open.
+        if not self._flush(self._retry_group) or not self._flush(
+            list(self.batcher.open_partitions())
+        ):
+            return
         self.degraded = False
         self.backoff.reset()
         self.consumer.resume(*self.consumer.assignment())
@@ -365,13 +393,11 @@ class Worker:
     def _flush_all(self) -> None:
         """Shutdown: one attempt per open batch; what fails stays uncommitted (redelivered)."""
         self.degraded = False
-        for key in self.batcher.open_partitions():
-            if not self._flush(key):
-                logger.warning(
-                    "shutdown with unstored batches; they will be redelivered",
-                    extra={"rows": self.batcher.rows_pending()},
-                )
-                return
+        if not self._flush(list(self.batcher.open_partitions())):
+            logger.warning(
+                "shutdown with unstored batches; they will be redelivered",
+                extra={"rows": self.batcher.rows_pending()},
+            )
 
     def revoke(self, revoked: Sequence[Any]) -> None:
         """Rebalance: drop in-flight batches of revoked partitions, uncommitted.
