@@ -157,8 +157,41 @@ def ingest_section(res: IngestResults) -> str:
         "(c) is `baselines.py bare`: the worker's consumer settings, poll and touch the values.",
         "",
         *_cpu_table(res),
+        *_bounds(res),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _bounds(res: IngestResults) -> list[str]:
+    """What the machine and the client library allow, from this run's own figures."""
+    runs = [r for r in res.runs.get("workers1", []) if r.cores and r.rate > 0]
+    naive, bare = res.median_rate("naive"), res.median_rate("bare")
+    one, two = res.median_rate("workers1"), res.median_rate("workers2")
+    if not runs or not one:
+        return []
+
+    def us_per_event(label: str) -> float:
+        return statistics.median(r.cores.get(label, 0.0) / r.rate * 1e6 for r in runs)
+
+    worker, ch, kafka = us_per_event("workers"), us_per_event("ClickHouse"), us_per_event("Kafka")
+    cores = os.cpu_count() or 1
+    ceiling = cores / ((worker + ch + kafka) / 1e6)
+    lines = [
+        "",
+        f"What bounds the targets, from the same runs: one event costs {worker:.1f} µs of "
+        f"worker CPU, {ch:.1f} µs of ClickHouse and {kafka:.1f} µs of Kafka (1-process runs). "
+        f"{cores} cores therefore ingest at most {ceiling:,.0f} events/s whatever the number "
+        f"of workers, {ceiling / one:.2f}x one process; 2 processes reached {two:,.0f} "
+        f"({two / ceiling:.0%} of that ceiling).",
+    ]
+    if naive and bare:
+        lines[-1] += (
+            f" 10x (b) is {10 * naive:,.0f} events/s, {10 * naive / bare:.2f} of what "
+            f"kafka-python alone delivers with nothing done per event (c): the client's "
+            "decoding (pure Python per record) leaves the rest of the pipeline less room "
+            "than that target needs on one core."
+        )
+    return lines
 
 
 def _cpu_table(res: IngestResults) -> list[str]:
