@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from enrich.errors import ConfigError
+from schemas import env
 
 
 def default_geoip_database() -> str:
@@ -16,43 +17,6 @@ def default_geoip_database() -> str:
     from geolite2 import geolite2_database  # imported lazily: only needed for the default
 
     return str(geolite2_database())
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, raw, "not an integer") from None
-    if value < 1:
-        raise ConfigError(name, raw, "must be >= 1")
-    return value
-
-
-def _non_negative_float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, raw, "not a number") from None
-    if not value >= 0:  # also rejects NaN
-        raise ConfigError(name, raw, "must be >= 0")
-    return value
-
-
-def _on_off(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    if raw.lower() in ("on", "true", "1"):
-        return True
-    if raw.lower() in ("off", "false", "0"):
-        return False
-    raise ConfigError(name, raw, "must be on or off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +47,17 @@ class EnrichConfig:
         Raises:
             ConfigError: a set variable is not a valid number, or ``VH_ENRICH`` not on/off.
         """
-        database = environ.get("VH_GEOIP_DATABASE", "").strip() or default_geoip_database()
+        database = env.text(environ, "VH_GEOIP_DATABASE", "") or default_geoip_database()
         return cls(
             geoip_database=database,
-            geoip_cache_size=_positive_int(environ, "VH_GEOIP_CACHE_SIZE", 100_000),
-            ua_cache_size=_positive_int(environ, "VH_UA_CACHE_SIZE", 20_000),
-            geoip_reload_check_seconds=_non_negative_float(
-                environ, "VH_GEOIP_RELOAD_CHECK_SECONDS", 60.0
+            geoip_cache_size=env.integer(
+                environ, "VH_GEOIP_CACHE_SIZE", 100_000, minimum=1, error=ConfigError
             ),
-            enabled=_on_off(environ, "VH_ENRICH", default=True),
+            ua_cache_size=env.integer(
+                environ, "VH_UA_CACHE_SIZE", 20_000, minimum=1, error=ConfigError
+            ),
+            geoip_reload_check_seconds=env.number(
+                environ, "VH_GEOIP_RELOAD_CHECK_SECONDS", 60.0, minimum=0.0, error=ConfigError
+            ),
+            enabled=env.switch(environ, "VH_ENRICH", True, error=ConfigError),
         )

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from ingest.errors import ConfigError
-
-_T = TypeVar("_T", int, float)
-
-
-def _number(
-    environ: Mapping[str, str], name: str, default: _T, kind: Callable[[str], _T], low: _T
-) -> _T:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = kind(raw.strip())
-    except ValueError:
-        raise ConfigError(name, raw, f"not {'an integer' if kind is int else 'a number'}") from None
-    if not value >= low:  # also rejects NaN
-        raise ConfigError(name, raw, f"must be >= {low}")
-    return value
-
-
-def _text(environ: Mapping[str, str], name: str, default: str) -> str:
-    raw = environ.get(name)
-    return default if raw is None or raw.strip() == "" else raw.strip()
+from schemas import env
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +55,20 @@ class IngestConfig:
             ConfigError: a set variable has an unusable value (names the variable).
         """
         d = cls()
-        session_ms = _number(
-            environ, "VH_KAFKA_SESSION_TIMEOUT_MS", d.kafka_session_timeout_ms, int, 1_000
+        session_ms = env.integer(
+            environ,
+            "VH_KAFKA_SESSION_TIMEOUT_MS",
+            d.kafka_session_timeout_ms,
+            minimum=1_000,
+            error=ConfigError,
         )
         # Kafka wants heartbeats well inside the session: default a tenth of it (3 s of 30 s).
-        heartbeat_ms = _number(
-            environ, "VH_KAFKA_HEARTBEAT_INTERVAL_MS", max(session_ms // 10, 100), int, 100
+        heartbeat_ms = env.integer(
+            environ,
+            "VH_KAFKA_HEARTBEAT_INTERVAL_MS",
+            max(session_ms // 10, 100),
+            minimum=100,
+            error=ConfigError,
         )
         if heartbeat_ms * 3 > session_ms:
             raise ConfigError(
@@ -91,40 +77,72 @@ class IngestConfig:
                 f"must be at most a third of VH_KAFKA_SESSION_TIMEOUT_MS ({session_ms})",
             )
         return cls(
-            kafka_bootstrap=_text(environ, "VH_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
-            topic=_text(environ, "VH_KAFKA_TOPIC", d.topic),
-            dlq_topic=_text(environ, "VH_KAFKA_DLQ_TOPIC", d.dlq_topic),
-            group=_text(environ, "VH_KAFKA_GROUP", d.group),
-            clickhouse_host=_text(environ, "VH_CLICKHOUSE_HOST", d.clickhouse_host),
-            clickhouse_port=_number(environ, "VH_CLICKHOUSE_PORT", d.clickhouse_port, int, 1),
-            clickhouse_user=_text(environ, "VH_CLICKHOUSE_USER", d.clickhouse_user),
+            kafka_bootstrap=env.text(environ, "VH_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
+            topic=env.text(environ, "VH_KAFKA_TOPIC", d.topic),
+            dlq_topic=env.text(environ, "VH_KAFKA_DLQ_TOPIC", d.dlq_topic),
+            group=env.text(environ, "VH_KAFKA_GROUP", d.group),
+            clickhouse_host=env.text(environ, "VH_CLICKHOUSE_HOST", d.clickhouse_host),
+            clickhouse_port=env.integer(
+                environ, "VH_CLICKHOUSE_PORT", d.clickhouse_port, minimum=1, error=ConfigError
+            ),
+            clickhouse_user=env.text(environ, "VH_CLICKHOUSE_USER", d.clickhouse_user),
             # A password may legitimately be blank or have edge spaces: taken verbatim.
             clickhouse_password=environ.get("VH_CLICKHOUSE_PASSWORD", d.clickhouse_password),
-            clickhouse_database=_text(environ, "VH_CLICKHOUSE_DATABASE", d.clickhouse_database),
-            batch_max_rows=_number(environ, "VH_BATCH_MAX_ROWS", d.batch_max_rows, int, 1),
-            batch_max_seconds=_number(
-                environ, "VH_BATCH_MAX_SECONDS", d.batch_max_seconds, float, 0.0
+            clickhouse_database=env.identifier(
+                environ, "VH_CLICKHOUSE_DATABASE", d.clickhouse_database, error=ConfigError
             ),
-            max_poll_records=_number(environ, "VH_MAX_POLL_RECORDS", d.max_poll_records, int, 1),
-            metrics_port=_number(environ, "VH_METRICS_PORT", d.metrics_port, int, 0),
-            dlq_max_ratio=_number(environ, "VH_DLQ_MAX_RATIO", d.dlq_max_ratio, float, 0.0),
-            dlq_window=_number(environ, "VH_DLQ_WINDOW", d.dlq_window, int, 1),
-            retention_days=_number(environ, "VH_RETENTION_DAYS", d.retention_days, int, 0),
-            retention_check_seconds=_number(
-                environ, "VH_RETENTION_CHECK_SECONDS", d.retention_check_seconds, float, 1.0
+            batch_max_rows=env.integer(
+                environ, "VH_BATCH_MAX_ROWS", d.batch_max_rows, minimum=1, error=ConfigError
             ),
-            erasure_refresh_seconds=_number(
-                environ, "VH_ERASURE_REFRESH_SECONDS", d.erasure_refresh_seconds, float, 0.0
+            batch_max_seconds=env.number(
+                environ, "VH_BATCH_MAX_SECONDS", d.batch_max_seconds, minimum=0.0, error=ConfigError
             ),
-            retry_initial_seconds=_number(
-                environ, "VH_RETRY_INITIAL_SECONDS", d.retry_initial_seconds, float, 0.0
+            max_poll_records=env.integer(
+                environ, "VH_MAX_POLL_RECORDS", d.max_poll_records, minimum=1, error=ConfigError
             ),
-            retry_max_seconds=_number(
-                environ, "VH_RETRY_MAX_SECONDS", d.retry_max_seconds, float, 0.0
+            metrics_port=env.integer(
+                environ, "VH_METRICS_PORT", d.metrics_port, minimum=0, error=ConfigError
+            ),
+            dlq_max_ratio=env.number(
+                environ, "VH_DLQ_MAX_RATIO", d.dlq_max_ratio, minimum=0.0, error=ConfigError
+            ),
+            dlq_window=env.integer(
+                environ, "VH_DLQ_WINDOW", d.dlq_window, minimum=1, error=ConfigError
+            ),
+            retention_days=env.integer(
+                environ, "VH_RETENTION_DAYS", d.retention_days, minimum=0, error=ConfigError
+            ),
+            retention_check_seconds=env.number(
+                environ,
+                "VH_RETENTION_CHECK_SECONDS",
+                d.retention_check_seconds,
+                minimum=1.0,
+                error=ConfigError,
+            ),
+            erasure_refresh_seconds=env.number(
+                environ,
+                "VH_ERASURE_REFRESH_SECONDS",
+                d.erasure_refresh_seconds,
+                minimum=0.0,
+                error=ConfigError,
+            ),
+            retry_initial_seconds=env.number(
+                environ,
+                "VH_RETRY_INITIAL_SECONDS",
+                d.retry_initial_seconds,
+                minimum=0.0,
+                error=ConfigError,
+            ),
+            retry_max_seconds=env.number(
+                environ, "VH_RETRY_MAX_SECONDS", d.retry_max_seconds, minimum=0.0, error=ConfigError
             ),
             kafka_session_timeout_ms=session_ms,
             kafka_heartbeat_interval_ms=heartbeat_ms,
-            kafka_max_poll_interval_ms=_number(
-                environ, "VH_KAFKA_MAX_POLL_INTERVAL_MS", d.kafka_max_poll_interval_ms, int, 1_000
+            kafka_max_poll_interval_ms=env.integer(
+                environ,
+                "VH_KAFKA_MAX_POLL_INTERVAL_MS",
+                d.kafka_max_poll_interval_ms,
+                minimum=1_000,
+                error=ConfigError,
             ),
         )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+from schemas import env
 
 
 class ConfigError(ValueError):
@@ -16,32 +15,6 @@ class ConfigError(ValueError):
     def __init__(self, name: str, value: str, reason: str) -> None:
         super().__init__(f"{name}={value!r}: {reason}")
         self.name, self.value, self.reason = name, value, reason
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, raw, "not an integer") from None
-    if value < minimum:
-        raise ConfigError(name, raw, f"must be >= {minimum}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, raw, "not a number") from None
-    if not value > 0:  # also rejects NaN
-        raise ConfigError(name, raw, "must be > 0")
-    return value
 
 
 @dataclass(frozen=True)
@@ -66,34 +39,60 @@ class ApiConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiConfig:
         """Build from ``environ`` (default: ``os.environ``). Raises ConfigError on bad values."""
-        env = os.environ if environ is None else environ
-        database = env.get("VH_CLICKHOUSE_DATABASE", "").strip() or cls.clickhouse_database
-        if not _IDENT.match(database):
-            # The database name is spliced into SQL text (it cannot be a bound parameter).
-            raise ConfigError("VH_CLICKHOUSE_DATABASE", database, "must be a plain identifier")
-        default_limit = _int(env, "VH_API_DEFAULT_LIMIT", cls.default_limit)
-        max_limit = _int(env, "VH_API_MAX_LIMIT", cls.max_limit)
+        source = os.environ if environ is None else environ
+        # The database name is spliced into SQL text (it cannot be a bound parameter).
+        database = env.identifier(
+            source, "VH_CLICKHOUSE_DATABASE", cls.clickhouse_database, error=ConfigError
+        )
+        default_limit = env.integer(
+            source, "VH_API_DEFAULT_LIMIT", cls.default_limit, minimum=1, error=ConfigError
+        )
+        max_limit = env.integer(
+            source, "VH_API_MAX_LIMIT", cls.max_limit, minimum=1, error=ConfigError
+        )
         if default_limit > max_limit:
             raise ConfigError(
                 "VH_API_DEFAULT_LIMIT", str(default_limit), f"exceeds VH_API_MAX_LIMIT={max_limit}"
             )
         return cls(
-            clickhouse_host=env.get("VH_CLICKHOUSE_HOST", "").strip() or cls.clickhouse_host,
-            clickhouse_port=_int(env, "VH_CLICKHOUSE_PORT", cls.clickhouse_port),
-            clickhouse_user=env.get("VH_CLICKHOUSE_USER", "").strip() or cls.clickhouse_user,
-            clickhouse_password=env.get("VH_CLICKHOUSE_PASSWORD", cls.clickhouse_password),
+            clickhouse_host=env.text(source, "VH_CLICKHOUSE_HOST", cls.clickhouse_host),
+            clickhouse_port=env.integer(
+                source, "VH_CLICKHOUSE_PORT", cls.clickhouse_port, minimum=1, error=ConfigError
+            ),
+            clickhouse_user=env.text(source, "VH_CLICKHOUSE_USER", cls.clickhouse_user),
+            clickhouse_password=source.get("VH_CLICKHOUSE_PASSWORD", cls.clickhouse_password),
             clickhouse_database=database,
-            host=env.get("VH_API_HOST", "").strip() or cls.host,
-            port=_int(env, "VH_API_PORT", cls.port),
-            pool_size=_int(env, "VH_API_POOL_SIZE", cls.pool_size),
+            host=env.text(source, "VH_API_HOST", cls.host),
+            port=env.integer(source, "VH_API_PORT", cls.port, minimum=1, error=ConfigError),
+            pool_size=env.integer(
+                source, "VH_API_POOL_SIZE", cls.pool_size, minimum=1, error=ConfigError
+            ),
             default_limit=default_limit,
             max_limit=max_limit,
-            rate_limit=_float(env, "VH_API_RATE_LIMIT", cls.rate_limit),
-            rate_burst=_int(env, "VH_API_RATE_BURST", cls.rate_burst),
-            token_refresh_seconds=_float(
-                env, "VH_API_TOKEN_REFRESH_SECONDS", cls.token_refresh_seconds
+            rate_limit=env.number(
+                source,
+                "VH_API_RATE_LIMIT",
+                cls.rate_limit,
+                minimum=0.0,
+                exclusive=True,
+                error=ConfigError,
             ),
-            query_timeout_seconds=_int(
-                env, "VH_API_QUERY_TIMEOUT_SECONDS", cls.query_timeout_seconds
+            rate_burst=env.integer(
+                source, "VH_API_RATE_BURST", cls.rate_burst, minimum=1, error=ConfigError
+            ),
+            token_refresh_seconds=env.number(
+                source,
+                "VH_API_TOKEN_REFRESH_SECONDS",
+                cls.token_refresh_seconds,
+                minimum=0.0,
+                exclusive=True,
+                error=ConfigError,
+            ),
+            query_timeout_seconds=env.integer(
+                source,
+                "VH_API_QUERY_TIMEOUT_SECONDS",
+                cls.query_timeout_seconds,
+                minimum=1,
+                error=ConfigError,
             ),
         )

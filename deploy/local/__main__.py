@@ -7,7 +7,7 @@ import sys
 
 from deploy.local import clickhouse, kafka
 from deploy.local.processes import ServiceError
-from deploy.local.settings import StackSettings
+from deploy.local.settings import SettingsError, StackSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["up", "down", "status"])
     args = parser.parse_args(argv)
-    s = StackSettings.from_env()
+    try:
+        s = StackSettings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "up":
             kpid = kafka.start(s)

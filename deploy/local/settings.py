@@ -12,9 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemas import env
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 KAFKA_VERSION = "4.3.1"
+
+
+class SettingsError(ValueError):
+    """A ``VH_*`` stack setting has an unusable value; names the variable and why."""
+
+    def __init__(self, name: str, value: str, reason: str) -> None:
+        super().__init__(f"{name}={value!r}: {reason}")
+        self.name, self.value, self.reason = name, value, reason
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    port = env.integer(environ, name, default, minimum=1, error=SettingsError)
+    if port > 65_535:
+        raise SettingsError(name, str(port), "must be a TCP port (1-65535)")
+    return port
 
 
 @dataclass(frozen=True)
@@ -34,15 +51,18 @@ class StackSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
-        env = os.environ if environ is None else environ
-        var_dir = Path(env.get("VH_VAR_DIR", REPO_ROOT / "var")).resolve()
+        """Raises SettingsError naming the variable when a port is not a port."""
+        source = os.environ if environ is None else environ
+        var_dir = Path(env.text(source, "VH_VAR_DIR", str(REPO_ROOT / "var"))).resolve()
         return cls(
             var_dir=var_dir,
-            cache_dir=Path(env.get("VH_CACHE_DIR", var_dir / "cache")).resolve(),
-            kafka_port=int(env.get("VH_KAFKA_PORT", "19092")),
-            kafka_controller_port=int(env.get("VH_KAFKA_CONTROLLER_PORT", "19093")),
-            kafka_heap=env.get("VH_KAFKA_HEAP", "768m"),
-            clickhouse_port=int(env.get("VH_CLICKHOUSE_PORT", "19000")),
-            clickhouse_http_port=int(env.get("VH_CLICKHOUSE_HTTP_PORT", "18123")),
-            clickhouse_binary=env.get("VH_CLICKHOUSE_BINARY", "/usr/sbin/clickhouse-server"),
+            cache_dir=Path(env.text(source, "VH_CACHE_DIR", str(var_dir / "cache"))).resolve(),
+            kafka_port=_port(source, "VH_KAFKA_PORT", 19092),
+            kafka_controller_port=_port(source, "VH_KAFKA_CONTROLLER_PORT", 19093),
+            kafka_heap=env.text(source, "VH_KAFKA_HEAP", "768m"),
+            clickhouse_port=_port(source, "VH_CLICKHOUSE_PORT", 19000),
+            clickhouse_http_port=_port(source, "VH_CLICKHOUSE_HTTP_PORT", 18123),
+            clickhouse_binary=env.text(
+                source, "VH_CLICKHOUSE_BINARY", "/usr/sbin/clickhouse-server"
+            ),
         )

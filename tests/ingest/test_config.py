@@ -47,6 +47,8 @@ def test_values_from_environ() -> None:
         ("VH_CLICKHOUSE_PORT", "x"),
         ("VH_BATCH_MAX_SECONDS", "nan"),
         ("VH_RETENTION_DAYS", "-1"),
+        # Spliced into SQL text: the worker refuses what the API refuses.
+        ("VH_CLICKHOUSE_DATABASE", "visits-db"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
