@@ -182,7 +182,8 @@ def _bounds(res: IngestResults) -> list[str]:
         f"worker CPU, {ch:.1f} µs of ClickHouse and {kafka:.1f} µs of Kafka (1-process runs). "
         f"{cores} cores therefore ingest at most {ceiling:,.0f} events/s whatever the number "
         f"of workers, {ceiling / one:.2f}x one process; 2 processes reached {two:,.0f} "
-        f"({two / ceiling:.0%} of that ceiling).",
+        f"({two / ceiling:.0%} of that estimate, which is approximate: it takes the CPU per "
+        "event of the 1-process runs).",
     ]
     if naive and bare:
         lines[-1] += (
