@@ -5,8 +5,10 @@ few placeholders because the Debian server (18.16) lacks types that current serv
 `{lc_string}` is LowCardinality(String) where supported, `{time_type}` DateTime64(3, 'UTC')
 or DateTime('UTC'), `{codec_delta}` a Delta+ZSTD codec or nothing. What a server supports is
 decided from `SELECT version()` (see `ServerFeatures`), never guessed. A migration whose file
-has a line `-- requires: <feature>` (a boolean of `ServerFeatures`) is recorded but runs no
-statement on a server without that feature (e.g. settings 18.16 does not know).
+has a line `-- requires: <feature>` (a boolean of `ServerFeatures`) is skipped, and NOT
+recorded, on a server without that feature (e.g. settings 18.16 does not know): the first
+`vh migrate` after the server is upgraded in place runs it. Such a migration must therefore
+not depend on running before the ones numbered after it.
 
 This module does no I/O of its own: `apply` takes an `execute(sql) -> rows` callable, so
 clickhouse-driver, chdb or a test double can run it.
@@ -83,6 +85,8 @@ class Migration:
     name: str
     statements: tuple[str, ...]
     checksum: str
+    #: Features its `-- requires:` lines name that this server lacks (then no statements).
+    missing: tuple[str, ...] = ()
 
 
 def discover(directory: Path = HERE) -> list[tuple[int, str, str]]:
@@ -125,11 +129,12 @@ def render(features: ServerFeatures, database: str, directory: Path = HERE) -> l
         for feature in required:
             if not isinstance(getattr(features, feature, None), bool):
                 raise ValueError(f"migration {name}: unknown feature {feature!r} in requires")
+        missing = tuple(f for f in required if not getattr(features, f))
         statements: tuple[str, ...] = ()
-        if all(getattr(features, feature) for feature in required):
+        if not missing:
             statements = tuple(_fill(s, values, name) for s in _split(raw))
         checksum = hashlib.sha256(raw.encode()).hexdigest()[:16]
-        out.append(Migration(version, name, statements, checksum))
+        out.append(Migration(version, name, statements, checksum, missing))
     return out
 
 
@@ -143,7 +148,8 @@ def apply(
     """Create `database` if needed and run the migrations it has not had yet.
 
     Idempotent: a second call applies nothing. Every statement is itself
-    `IF NOT EXISTS`, so two processes migrating at once do no harm.
+    `IF NOT EXISTS`, so two processes migrating at once do no harm. A migration the server
+    lacks a feature for is skipped and left unrecorded (logged), so it runs once it can.
     Returns the versions applied by this call. Raises MigrationError naming the one that failed.
     """
     features = ServerFeatures.from_version(str(execute("SELECT version()")[0][0]))
@@ -158,6 +164,13 @@ def apply(
     applied = []
     for migration in migrations:
         if migration.version in done:
+            continue
+        if migration.missing:
+            log(
+                f"skipping {database}: {migration.version:03d}_{migration.name} (this server "
+                f"{'.'.join(map(str, features.version))} lacks {', '.join(migration.missing)};"
+                " it runs on the first `vh migrate` after an upgrade)"
+            )
             continue
         log(f"migrating {database}: {migration.version:03d}_{migration.name}")
         for statement in migration.statements:
