@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status run migrate test test-fast bench bench-quick wrk lint check clean
+.PHONY: help setup up down status run migrate test test-fast bench bench-quick soak wrk lint check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md
 
 bench-quick: up wrk ## the benchmarks in quick mode (smaller data, fewer repeats)
 	$(PY) -m tests.benchmarks --quick
+
+soak: up ## one worker fed for 10 minutes: its memory over a long run; rewrites docs/soak.md
+	$(PY) -m tests.benchmarks.soak
 
 # The API load generator of the benchmarks, from Debian.
 wrk:

@@ -87,7 +87,7 @@ def wrk_version() -> str:
     return text.split("\n")[0].split(" [")[0].strip() or "unknown"
 
 
-def _ok(flag: bool) -> str:
+def verdict(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
 
@@ -144,9 +144,10 @@ def ingest_section(res: IngestResults) -> str:
         ),
         "",
         "Targets:",
-        f"- 1 process ≥ 0.7 of (a): {div(one, noenrich):.2f} — {_ok(div(one, noenrich) >= 0.7)}",
-        f"- 1 process ≥ 10x (b): {div(one, naive):.1f}x — {_ok(div(one, naive) >= 10)}",
-        f"- 2 processes ≥ 1.6x 1 process: {div(two, one):.2f}x — {_ok(div(two, one) >= 1.6)}",
+        f"- 1 process ≥ 0.7 of (a): {div(one, noenrich):.2f} — "
+        f"{verdict(div(one, noenrich) >= 0.7)}",
+        f"- 1 process ≥ 10x (b): {div(one, naive):.1f}x — {verdict(div(one, naive) >= 10)}",
+        f"- 2 processes ≥ 1.6x 1 process: {div(two, one):.2f}x — {verdict(div(two, one) >= 1.6)}",
         f"- fraction of (c), the client's ceiling: {div(one, bare):.2f} (reported, no target)",
         "",
         "(a) is `vh worker` with `VH_ENRICH=off`: the same worker with "
@@ -287,7 +288,7 @@ def api_section(res: ApiResults) -> str:
         "",
         "Targets:",
         f"- p99 under 20 ms (64 closed-loop clients): median p99 {res.median('p99'):.1f} ms"
-        f" (worst run {worst_p99:.1f}) — {_ok(res.median('p99') < 20)}",
+        f" (worst run {worst_p99:.1f}) — {verdict(res.median('p99') < 20)}",
         *(
             [
                 f"  (paced to {s.paced_fraction:.0%} of capacity, for reference: p99 "
@@ -299,7 +300,7 @@ def api_section(res: ApiResults) -> str:
         f"- rows read follow the visitor, not the table: the most any query under load read "
         f"is {ratio:.3%} of the table; on a 10x larger table small visitors read "
         f"{grows[0]:.2f}x the rows, huge visitors (10x the visits) {grows[1]:.2f}x — "
-        f"{_ok(ratio < 0.01 and grows[0] < 2)}",
+        f"{verdict(ratio < 0.01 and grows[0] < 2)}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -425,9 +426,10 @@ def memory_section(ingest: IngestResults | None, api: ApiResults | None) -> str:
         "",
         "Targets (workers and API; the bare consumer is shown for what kafka-python alone holds):",
         f"- under 300 MB per worker and per API process: highest peak VmRSS {peak:.0f} MiB — "
-        f"{_ok(peak < 300)}",
+        f"{verdict(peak < 300)}",
         f"- flat after warm-up: largest rise from the first to the second half {growth:+.0f} "
-        f"MiB — {_ok(growth < 30)} (runs last about a minute each: a slow leak could hide)",
+        f"MiB — {verdict(growth < 30)} (runs last about a minute each; `make soak` watches "
+        "one worker for 10 minutes: docs/soak.md)",
     ]
     return "\n".join(lines) + "\n"
 

@@ -9,7 +9,7 @@ import os
 from urllib.parse import parse_qsl
 
 from query_api.params import visit_query
-from tests.benchmarks import api_data, report
+from tests.benchmarks import api_data, report, soak
 from tests.benchmarks.bench_api import ApiResults, LoadRun, ReadRows
 from tests.benchmarks.bench_api import Settings as ApiSettings
 from tests.benchmarks.bench_ingest import IngestResults, Run
@@ -115,3 +115,18 @@ def test_api_and_memory_sections() -> None:
     assert "about 0.25 ms per column" in text
     memory = report.memory_section(_ingest(), api)
     assert "highest peak VmRSS 160 MiB — met" in memory
+
+
+def test_soak_minute_peaks_slope_and_verdicts() -> None:
+    # 6 minutes at one sample per second: saw-tooth 200-220 MiB, flat; then the same growing.
+    flat = Curve("w", [(float(t), 200.0 + t % 20) for t in range(360)], [150.0] * 360)
+    res = soak.SoakResult(6, 1000, 360_000, 360_000, 360_000, flat)
+    assert [round(rss) for rss, _ in res.minute_peaks()] == [219] * 6
+    assert res.slope() == 0.0
+    text = soak.render(report.Machine.probe("18.16.1"), res)
+    assert "| 6 | 219 | 150 |" in text and "peak 219 MiB — met" in text
+    assert "flat after warm-up" in text and "**missed**" not in text
+    leaking = Curve("w", [(float(t), 200.0 + t / 6) for t in range(360)], [150.0] * 360)
+    grown = soak.SoakResult(6, 1000, 360_000, 360_000, 360_000, leaking)
+    assert round(grown.slope(), 1) == 10.0  # 10 MiB per minute
+    assert "**missed**" in soak.render(report.Machine.probe("18.16.1"), grown)

@@ -1,0 +1,201 @@
+"""``python -m tests.benchmarks.soak [--minutes N] [--rate R]``: a worker's memory over a long run.
+
+``make bench`` runs each worker for about a minute, too short to see a slow leak. Here one
+``vh worker`` consumes a topic that a paced producer keeps feeding at ``rate`` events/s (below
+what one worker sustains, so it keeps up as it would in production) for ``minutes``; its RSS
+is sampled every second. Rewrites docs/soak.md: the per-minute peaks, and the growth after a
+warm-up as a least-squares slope over those peaks (flat: a slope near 0 MiB/min).
+Not a test: nothing asserts; the target (under 300 MB, flat) is reported as met or missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickhouse_driver import Client
+from kafka import KafkaProducer
+
+from deploy.local.settings import KAFKA_VERSION
+from enrich.config import EnrichConfig
+from enrich.enricher import Enricher
+from ingest import demo
+from schemas.clickhouse import migrations
+from tests.benchmarks import bench_ingest, report, topics
+from tests.benchmarks.rss import Curve, Sampler
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "soak.md"
+WARMUP_MINUTES = 2
+TARGET_MIB = 300.0
+
+
+@dataclass(frozen=True)
+class SoakResult:
+    minutes: int
+    rate: int
+    produced: int
+    committed: int
+    stored: int
+    curve: Curve
+
+    def minute_peaks(self) -> list[tuple[float, float]]:
+        """(VmRSS, RssAnon) peaks of each whole minute sampled."""
+        peaks: dict[int, tuple[float, float]] = {}
+        for (t, rss), anon in zip(self.curve.samples, self.curve.anon, strict=True):
+            minute = int(t // 60)
+            old = peaks.get(minute, (0.0, 0.0))
+            peaks[minute] = (max(old[0], rss), max(old[1], anon))
+        return [peaks[m] for m in sorted(peaks) if m < self.minutes]
+
+    def slope(self) -> float:
+        """MiB per minute of the per-minute VmRSS peaks after the warm-up (least squares)."""
+        peaks = [rss for rss, _ in self.minute_peaks()][WARMUP_MINUTES:]
+        if len(peaks) < 2:
+            return 0.0
+        return statistics.linear_regression(range(len(peaks)), peaks).slope
+
+
+def produce_paced(
+    bootstrap: str, topic: str, rate: int, seconds: float, status: Callable[[str], None]
+) -> int:
+    """Publish demo events at ``rate`` per second for ``seconds``; returns how many."""
+    with Enricher.from_config(EnrichConfig.from_env(os.environ)) as enricher:
+        ips = demo.known_ips(enricher.geo, 2_000, random.Random(7))
+    generator = demo.DemoGenerator(demo.load_user_agents(), ips, visitors=200_000, seed=7)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20)
+    sent = 0
+    start = time.monotonic()
+    try:
+        for key, value in generator.messages():
+            producer.send(topic, key=key, value=value)
+            sent += 1
+            if sent % 1_000 == 0:
+                elapsed = time.monotonic() - start
+                if elapsed >= seconds:
+                    break
+                ahead = sent / rate - elapsed
+                if ahead > 0:
+                    time.sleep(ahead)
+                if sent % (rate * 10) == 0:
+                    status(f"{elapsed / 60:4.1f}/{seconds / 60:.0f} min, {sent:,} events sent")
+        producer.flush()
+    finally:
+        producer.close()
+    return sent
+
+
+def run(minutes: int, rate: int, status: Callable[[str], None]) -> SoakResult:
+    bootstrap = os.environ.get("VH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    env = bench_ingest.Env(
+        f"soak{uuid.uuid4().hex[:6]}",
+        bootstrap,
+        os.environ.get("VH_CLICKHOUSE_HOST", "127.0.0.1"),
+        int(os.environ.get("VH_CLICKHOUSE_PORT", "19000")),
+    )
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        migrations.apply(lambda sql: env.ch.execute(sql), env.database, log=lambda _m: None)
+        topics.create_topic(bootstrap, env.topic, 6)
+        topics.create_topic(bootstrap, env.dlq, 1)
+        group = env.group("soak")
+        log = open(bench_ingest.ROOT / "var" / "soak-worker.log", "wb")  # noqa: SIM115
+        worker = subprocess.Popen(
+            [bench_ingest.VH, "worker"], env=env.worker_env(group, 19_490), stdout=log, stderr=log
+        )
+        with Sampler({worker.pid: "vh worker"}, interval=1.0) as sampler:
+            produced = produce_paced(bootstrap, env.topic, rate, minutes * 60.0, status)
+            watcher = topics.CommitWatcher(bootstrap, env.topic)
+            try:
+                deadline = time.monotonic() + 120
+                committed = watcher.committed(group)
+                while committed < produced and time.monotonic() < deadline:
+                    if worker.poll() is not None:
+                        raise RuntimeError("the worker exited early (see var/soak-worker.log)")
+                    time.sleep(0.5)
+                    committed = watcher.committed(group)
+            finally:
+                watcher.close()
+        stored = env.stored()
+        curve = sampler.curves[worker.pid]
+        return SoakResult(minutes, rate, produced, committed, stored, curve)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        bench_ingest.cleanup(env)
+
+
+def render(machine: report.Machine, res: SoakResult) -> str:
+    peaks = res.minute_peaks()
+    after = [rss for rss, _ in peaks[WARMUP_MINUTES:]]
+    top = max((rss for rss, _ in peaks), default=0.0)
+    slope = res.slope()
+    flat = abs(slope) < 0.5 and (not after or after[-1] <= after[0] * 1.05 + 5)
+    lines = [
+        "# Soak: one worker's memory over a long run",
+        "",
+        f"Generated by `python -m tests.benchmarks.soak --minutes {res.minutes} --rate "
+        f"{res.rate}` (`make soak`). Do not edit by hand.",
+        "",
+        f"- Machine: {machine.cpus} CPUs ({machine.cpu_model}), {machine.memory_gib:.1f} GiB "
+        f"RAM; Python {machine.python}; Kafka {KAFKA_VERSION}, ClickHouse "
+        f"{machine.clickhouse}; the local stack on loopback",
+        f"- One `vh worker` (default settings and cache sizes) on a 6-partition topic fed by a "
+        f"paced producer at {res.rate:,} demo events/s for {res.minutes} minutes: "
+        f"{res.produced:,} events published, {res.committed:,} committed by the worker and "
+        f"{res.stored:,} rows stored when it was stopped.",
+        "- VmRSS sampled every second; per minute its peak (batches fill and flush, so single "
+        "samples saw-tooth). RssAnon is the private part.",
+        "",
+        "| Minute | peak VmRSS MiB | peak RssAnon MiB |",
+        "|---|---|---|",
+        *(f"| {m + 1} | {rss:.0f} | {anon:.0f} |" for m, (rss, anon) in enumerate(peaks)),
+        "",
+        f"Growth after the {WARMUP_MINUTES}-minute warm-up: {slope:+.2f} MiB per minute "
+        f"(least squares over the per-minute peaks), from {after[0] if after else 0:.0f} to "
+        f"{after[-1] if after else 0:.0f} MiB.",
+        "",
+        "Targets:",
+        f"- under {TARGET_MIB:.0f} MB: peak {top:.0f} MiB — {report.verdict(top < TARGET_MIB)}",
+        f"- flat after warm-up (|slope| < 0.5 MiB/min, last minute within 5% of the first after"
+        f" warm-up): {report.verdict(flat)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.soak", description=__doc__)
+    parser.add_argument("--minutes", type=int, default=10, help="how long to feed the worker")
+    parser.add_argument("--rate", type=int, default=15_000, help="events per second published")
+    args = parser.parse_args(argv)
+    if args.minutes < WARMUP_MINUTES + 2:
+        parser.error(f"--minutes must be at least {WARMUP_MINUTES + 2}")
+    signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(143))
+    ch = Client(
+        os.environ.get("VH_CLICKHOUSE_HOST", "127.0.0.1"),
+        port=int(os.environ.get("VH_CLICKHOUSE_PORT", "19000")),
+    )
+    machine = report.Machine.probe(str(ch.execute("SELECT version()")[0][0]))
+    ch.disconnect()
+    print(f"soak: {args.minutes} min at {args.rate:,} events/s", flush=True)
+    result = run(args.minutes, args.rate, lambda m: print(f"soak: {m}", flush=True))
+    text = render(machine, result)
+    OUT.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"soak: written to {OUT}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
