@@ -284,9 +284,9 @@ class Worker:
         ClickHouse prefers few large inserts: each insert writes a part per month touched, in
         ``visits`` and in every table its materialized views feed. Inserting the batches due
         together as one block (rather than one per Kafka partition) cut ClickHouse's CPU per
-        event by a quarter (docs/benchmarks.md). The deduplication token names every batch's
-        offset range, and a failed group is retried as that same group (``_retry_group``), so a
-        retried insert carries the token of the attempt it repeats.
+        event by a fifth, 14.0 to 11.4 µs (docs/benchmarks.md). The deduplication token names
+        every batch's offset range, and a failed group is retried as that same group
+        (``_retry_group``), so a retried insert carries the token of the attempt it repeats.
         """
         batches = []
         for key in keys:
