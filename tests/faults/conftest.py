@@ -33,6 +33,9 @@ from query_api.config import ApiConfig
 from schemas.clickhouse import migrations
 from tests.conftest import ClickHouseEndpoint
 from tests.faults import report
+
+# In-process workers with recorded metrics, for tests that read the worker's gauges.
+from tests.ingest.conftest import start_worker  # noqa: F401 (a fixture, re-exported)
 from tests.query_api.conftest import LiveServer, environ_for, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
