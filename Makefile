@@ -48,7 +48,7 @@ bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md
 bench-quick: up wrk ## the benchmarks in quick mode (smaller data, fewer repeats)
 	$(PY) -m tests.benchmarks --quick
 
-soak: up ## one worker fed for 10 minutes: its memory over a long run; rewrites docs/soak.md
+soak: up ## one worker fed for 20 minutes: its memory over a long run; rewrites docs/soak.md
 	$(PY) -m tests.benchmarks.soak
 
 # The API load generator of the benchmarks, from Debian.

@@ -429,7 +429,7 @@ def memory_section(ingest: IngestResults | None, api: ApiResults | None) -> str:
         f"{verdict(peak < 300)}",
         f"- flat after warm-up: largest rise from the first to the second half {growth:+.0f} "
         f"MiB — {verdict(growth < 30)} (runs last about a minute each; `make soak` watches "
-        "one worker for 10 minutes: docs/soak.md)",
+        "one worker for 20 minutes: docs/soak.md)",
     ]
     return "\n".join(lines) + "\n"
 

@@ -17,10 +17,12 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clickhouse_driver import Client
@@ -37,6 +39,7 @@ from tests.benchmarks.rss import Curve, Sampler
 OUT = Path(__file__).resolve().parents[2] / "docs" / "soak.md"
 WARMUP_MINUTES = 2
 TARGET_MIB = 300.0
+METRICS_PORT = 19_490
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class SoakResult:
     committed: int
     stored: int
     curve: Curve
+    #: (seconds since start, summed consumer lag) as the worker reported it.
+    lag: list[tuple[float, float]] = field(default_factory=list)
 
     def minute_peaks(self) -> list[tuple[float, float]]:
         """(VmRSS, RssAnon) peaks of each whole minute sampled."""
@@ -57,12 +62,66 @@ class SoakResult:
             peaks[minute] = (max(old[0], rss), max(old[1], anon))
         return [peaks[m] for m in sorted(peaks) if m < self.minutes]
 
+    def minute_lag(self) -> list[float]:
+        """Largest backlog (messages behind, all partitions) the worker reported each minute."""
+        worst: dict[int, float] = {}
+        for t, behind in self.lag:
+            worst[int(t // 60)] = max(worst.get(int(t // 60), 0.0), behind)
+        return [worst.get(m, 0.0) for m in range(len(self.minute_peaks()))]
+
     def slope(self) -> float:
         """MiB per minute of the per-minute VmRSS peaks after the warm-up (least squares)."""
+        return self._fit()[0]
+
+    def slope_error(self) -> float:
+        """Standard error of :meth:`slope`: the saw-tooth alone moves per-minute peaks."""
+        return self._fit()[1]
+
+    def _fit(self) -> tuple[float, float]:
         peaks = [rss for rss, _ in self.minute_peaks()][WARMUP_MINUTES:]
-        if len(peaks) < 2:
-            return 0.0
-        return statistics.linear_regression(range(len(peaks)), peaks).slope
+        if len(peaks) < 3:
+            return 0.0, 0.0
+        xs = range(len(peaks))
+        fit = statistics.linear_regression(xs, peaks)
+        residual = sum(
+            (y - (fit.intercept + fit.slope * x)) ** 2 for x, y in zip(xs, peaks, strict=True)
+        )
+        spread = sum((x - statistics.fmean(xs)) ** 2 for x in xs)
+        return fit.slope, (residual / (len(peaks) - 2) / spread) ** 0.5
+
+
+class LagSampler:
+    """Sums the worker's ``vh_ingest_consumer_lag`` gauges every ``interval`` s in a thread."""
+
+    def __init__(self, metrics_port: int, interval: float = 2.0) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self._stop.wait(self._interval):
+            try:
+                with urllib.request.urlopen(self._url, timeout=2) as resp:
+                    text = resp.read().decode()
+            except OSError:
+                continue
+            behind = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("vh_ingest_consumer_lag{")
+            )
+            self.samples.append((time.monotonic() - start, behind))
+
+    def __enter__(self) -> LagSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def produce_paced(
@@ -110,9 +169,15 @@ def run(minutes: int, rate: int, status: Callable[[str], None]) -> SoakResult:
         group = env.group("soak")
         log = open(bench_ingest.ROOT / "var" / "soak-worker.log", "wb")  # noqa: SIM115
         worker = subprocess.Popen(
-            [bench_ingest.VH, "worker"], env=env.worker_env(group, 19_490), stdout=log, stderr=log
+            [bench_ingest.VH, "worker"],
+            env=env.worker_env(group, METRICS_PORT),
+            stdout=log,
+            stderr=log,
         )
-        with Sampler({worker.pid: "vh worker"}, interval=1.0) as sampler:
+        with (
+            Sampler({worker.pid: "vh worker"}, interval=1.0) as sampler,
+            LagSampler(METRICS_PORT) as lag,
+        ):
             produced = produce_paced(bootstrap, env.topic, rate, minutes * 60.0, status)
             watcher = topics.CommitWatcher(bootstrap, env.topic)
             try:
@@ -127,7 +192,7 @@ def run(minutes: int, rate: int, status: Callable[[str], None]) -> SoakResult:
                 watcher.close()
         stored = env.stored()
         curve = sampler.curves[worker.pid]
-        return SoakResult(minutes, rate, produced, committed, stored, curve)
+        return SoakResult(minutes, rate, produced, committed, stored, curve, lag.samples)
     finally:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -155,13 +220,19 @@ def render(machine: report.Machine, res: SoakResult) -> str:
         f"{res.produced:,} events published, {res.committed:,} committed by the worker and "
         f"{res.stored:,} rows stored when it was stopped.",
         "- VmRSS sampled every second; per minute its peak (batches fill and flush, so single "
-        "samples saw-tooth). RssAnon is the private part.",
+        "samples saw-tooth). RssAnon is the private part. Backlog: the worker's own "
+        "`vh_ingest_consumer_lag`, summed over partitions, every 2 s (it reports every 5 s): "
+        "a worker that falls behind holds more in memory.",
         "",
-        "| Minute | peak VmRSS MiB | peak RssAnon MiB |",
-        "|---|---|---|",
-        *(f"| {m + 1} | {rss:.0f} | {anon:.0f} |" for m, (rss, anon) in enumerate(peaks)),
+        "| Minute | peak VmRSS MiB | peak RssAnon MiB | largest backlog (messages) |",
+        "|---|---|---|---|",
+        *(
+            f"| {m + 1} | {rss:.0f} | {anon:.0f} | {behind:,.0f} |"
+            for m, ((rss, anon), behind) in enumerate(zip(peaks, res.minute_lag(), strict=True))
+        ),
         "",
-        f"Growth after the {WARMUP_MINUTES}-minute warm-up: {slope:+.2f} MiB per minute "
+        f"Growth after the {WARMUP_MINUTES}-minute warm-up: {slope:+.2f} ± "
+        f"{res.slope_error():.2f} MiB per minute "
         f"(least squares over the per-minute peaks), from {after[0] if after else 0:.0f} to "
         f"{after[-1] if after else 0:.0f} MiB.",
         "",
@@ -176,7 +247,7 @@ def render(machine: report.Machine, res: SoakResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.soak", description=__doc__)
-    parser.add_argument("--minutes", type=int, default=10, help="how long to feed the worker")
+    parser.add_argument("--minutes", type=int, default=20, help="how long to feed the worker")
     parser.add_argument("--rate", type=int, default=15_000, help="events per second published")
     args = parser.parse_args(argv)
     if args.minutes < WARMUP_MINUTES + 2:

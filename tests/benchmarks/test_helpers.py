@@ -124,9 +124,11 @@ def test_soak_minute_peaks_slope_and_verdicts() -> None:
     assert [round(rss) for rss, _ in res.minute_peaks()] == [219] * 6
     assert res.slope() == 0.0
     text = soak.render(report.Machine.probe("18.16.1"), res)
-    assert "| 6 | 219 | 150 |" in text and "peak 219 MiB — met" in text
+    assert "| 6 | 219 | 150 | 0 |" in text and "peak 219 MiB — met" in text
     assert "flat after warm-up" in text and "**missed**" not in text
     leaking = Curve("w", [(float(t), 200.0 + t / 6) for t in range(360)], [150.0] * 360)
-    grown = soak.SoakResult(6, 1000, 360_000, 360_000, 360_000, leaking)
+    grown = soak.SoakResult(6, 1000, 360_000, 360_000, 360_000, leaking, [(61.0, 5000.0)])
+    assert grown.minute_lag() == [0.0, 5000.0, 0.0, 0.0, 0.0, 0.0]
     assert round(grown.slope(), 1) == 10.0  # 10 MiB per minute
+    assert grown.slope_error() < 0.1 and res.slope_error() == 0.0
     assert "**missed**" in soak.render(report.Machine.probe("18.16.1"), grown)
