@@ -14,7 +14,6 @@ import pytest
 
 from deploy.local import clickhouse as local_clickhouse
 from deploy.local.settings import StackSettings
-from ingest.config import IngestConfig
 from tests.faults.conftest import Pipeline
 from tests.ingest.conftest import (
     API_QUERY,
@@ -22,29 +21,12 @@ from tests.ingest.conftest import (
     RunningWorker,
     committed,
     produce,
+    quick_worker_config,
     raw_event,
     wait_until,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.clickhouse]
-
-
-def _config(p: Pipeline) -> IngestConfig:
-    return IngestConfig(
-        kafka_bootstrap=p.bootstrap,
-        topic=p.topic,
-        dlq_topic=p.dlq_topic,
-        group=p.group,
-        clickhouse_host=p.clickhouse.host,
-        clickhouse_port=p.clickhouse.port,
-        clickhouse_database=p.database,
-        batch_max_rows=500,
-        batch_max_seconds=0.2,
-        metrics_port=0,
-        retry_initial_seconds=0.2,
-        retry_max_seconds=1.0,
-        erasure_refresh_seconds=0.0,
-    )
 
 
 def test_clickhouse_stopped_mid_stream_loses_nothing(
@@ -53,7 +35,7 @@ def test_clickhouse_stopped_mid_stream_loses_nothing(
     start_worker: Callable[..., RunningWorker],
 ) -> None:
     p = pipeline_factory("chdown", partitions=1)
-    c = _config(p)
+    c = quick_worker_config(p.bootstrap, p.topic, p.dlq_topic, p.clickhouse, p.database)
     handle = start_worker(c)
     produce(c.kafka_bootstrap, c.topic, [raw_event(f"a{i:03d}") for i in range(300)])
     wait_until(lambda: committed(c.kafka_bootstrap, c.group, c.topic) == 300, what="first half")

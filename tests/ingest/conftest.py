@@ -113,6 +113,36 @@ class RunningWorker:
         return self.result[0]
 
 
+def quick_worker_config(
+    kafka_bootstrap: str,
+    topic: str,
+    dlq_topic: str,
+    clickhouse: ClickHouseEndpoint,
+    database: str,
+    **overrides: Any,
+) -> IngestConfig:
+    """A worker's settings for a test: its own topic, group and database; small, fast
+    batches and retries, no metrics port (tests read metrics in-process)."""
+    return replace(
+        IngestConfig(
+            kafka_bootstrap=kafka_bootstrap,
+            topic=topic,
+            dlq_topic=dlq_topic,
+            group=f"{topic}-group",
+            clickhouse_host=clickhouse.host,
+            clickhouse_port=clickhouse.port,
+            clickhouse_database=database,
+            batch_max_rows=500,
+            batch_max_seconds=0.2,
+            metrics_port=0,
+            retry_initial_seconds=0.2,
+            retry_max_seconds=1.0,
+            erasure_refresh_seconds=0.0,
+        ),
+        **overrides,
+    )
+
+
 @pytest.fixture
 def ingest_config(
     kafka_bootstrap: str,
@@ -121,21 +151,12 @@ def ingest_config(
     clickhouse_endpoint: ClickHouseEndpoint,
 ) -> IngestConfig:
     """Settings on this test's own topics, group and database; small, fast batches."""
-    raw = topic_factory("raw")
-    return IngestConfig(
-        kafka_bootstrap=kafka_bootstrap,
-        topic=raw,
-        dlq_topic=topic_factory("dlq"),
-        group=f"{raw}-group",
-        clickhouse_host=clickhouse_endpoint.host,
-        clickhouse_port=clickhouse_endpoint.port,
-        clickhouse_database=ch_database,
-        batch_max_rows=500,
-        batch_max_seconds=0.2,
-        metrics_port=0,
-        retry_initial_seconds=0.2,
-        retry_max_seconds=1.0,
-        erasure_refresh_seconds=0.0,
+    return quick_worker_config(
+        kafka_bootstrap,
+        topic_factory("raw"),
+        topic_factory("dlq"),
+        clickhouse_endpoint,
+        ch_database,
     )
 
 

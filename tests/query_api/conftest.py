@@ -17,6 +17,9 @@ from query_api.app import create_app
 from query_api.config import ApiConfig
 from tests.conftest import ClickHouseEndpoint
 
+# An ingest worker in a thread, for the end-to-end test through Kafka.
+from tests.ingest.conftest import start_worker  # noqa: F401 (a fixture, re-exported)
+
 TENANT = "acme"
 OTHER_TENANT = "globex"
 

@@ -1,27 +1,22 @@
 """End to end: the seed's example event through Kafka and the ingest worker, out of the API.
 
 The worker is the ingest engineer's (`ingest.worker.open_worker`), run in a thread on this
-test's own topics and database, with the MaxMind test GeoIP database.
+test's own topics and database, with the MaxMind test GeoIP database (tests/ingest/conftest).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from enrich.config import EnrichConfig
-from ingest.config import IngestConfig
-from ingest.consumer import Worker
-from ingest.metrics import NoMetrics
-from ingest.worker import open_worker
 from query_api import tokens
 from tests.conftest import ClickHouseEndpoint
+from tests.ingest.conftest import RunningWorker, quick_worker_config
 from tests.query_api import visits
 from tests.query_api.conftest import AppFactory, now_ms
 from tests.query_api.test_visitors import seed_browser_details
@@ -54,40 +49,16 @@ def worker_topic(
     topic_factory: Callable[..., str],
     ch_database: str,
     clickhouse_endpoint: ClickHouseEndpoint,
-) -> Iterator[str]:
-    """An ingest worker consuming a fresh topic into this test's database; yields the topic."""
+    start_worker: Callable[..., RunningWorker],
+) -> str:
+    """An ingest worker consuming a fresh topic into this test's database; its topic."""
     raw = topic_factory("raw")
-    config = IngestConfig(
-        kafka_bootstrap=kafka_bootstrap,
-        topic=raw,
-        dlq_topic=topic_factory("dlq"),
-        group=f"{raw}-group",
-        clickhouse_host=clickhouse_endpoint.host,
-        clickhouse_port=clickhouse_endpoint.port,
-        clickhouse_database=ch_database,
+    config = quick_worker_config(
+        kafka_bootstrap, raw, topic_factory("dlq"), clickhouse_endpoint, ch_database,
         batch_max_rows=100,
-        batch_max_seconds=0.2,
-        metrics_port=0,
-        erasure_refresh_seconds=0.0,
-        retry_initial_seconds=0.2,
-        retry_max_seconds=1.0,
-    )
-    enrich = EnrichConfig.from_env({"VH_GEOIP_DATABASE": str(visits.TEST_MMDB)})
-    holder: list[Worker] = []
-    ready = threading.Event()
-
-    def body() -> None:
-        with open_worker(config, enrich, NoMetrics()) as worker:
-            holder.append(worker)
-            ready.set()
-            worker.run()
-
-    thread = threading.Thread(target=body, daemon=True)
-    thread.start()
-    assert ready.wait(30), "ingest worker did not start"
-    yield raw
-    holder[0].stop()
-    thread.join(30)
+    )  # fmt: skip
+    start_worker(config)  # stopped at teardown
+    return raw
 
 
 def test_seed_event_through_kafka_comes_back_from_the_api(
