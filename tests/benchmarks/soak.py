@@ -162,12 +162,12 @@ def run(minutes: int, rate: int, status: Callable[[str], None]) -> SoakResult:
         int(os.environ.get("VH_CLICKHOUSE_PORT", "19000")),
     )
     worker: subprocess.Popen[bytes] | None = None
+    log = open(bench_ingest.ROOT / "var" / "soak-worker.log", "wb")  # noqa: SIM115
     try:
         migrations.apply(lambda sql: env.ch.execute(sql), env.database, log=lambda _m: None)
         topics.create_topic(bootstrap, env.topic, 6)
         topics.create_topic(bootstrap, env.dlq, 1)
         group = env.group("soak")
-        log = open(bench_ingest.ROOT / "var" / "soak-worker.log", "wb")  # noqa: SIM115
         worker = subprocess.Popen(
             [bench_ingest.VH, "worker"],
             env=env.worker_env(group, METRICS_PORT),
@@ -197,6 +197,7 @@ def run(minutes: int, rate: int, status: Callable[[str], None]) -> SoakResult:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=30)
+        log.close()
         bench_ingest.cleanup(env)
 
 
