@@ -15,21 +15,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from query_api import tokens
 from tests.faults.conftest import Api, Pipeline, wait_until
 from tests.faults.report import Figures
-from tests.query_api import visits
+from tests.query_api import fuzz, visits
 from tests.query_api.conftest import now_ms
 
 SECTION = "hostile_requests"
@@ -39,13 +29,6 @@ TENANTS = ("acme", "globex")
 EXAMPLES = 400  # per operation (the query_api suite runs 60); about 25 s on 2 cores
 FUZZ_BUDGET_S = 60.0
 REFRESH_S = 0.2
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
 # Visitor ids in a URL path that must never reach anybody's data: 400 or 404, never 5xx.
 PATH_TRICKS = (
     "/visitors/..%2F..%2Fetc%2Fpasswd",
@@ -142,8 +125,7 @@ def test_fuzzing_the_openapi_document_finds_no_5xx(
 ) -> None:
     s = _setup(pipeline_factory, serve_api, VH_API_RATE_LIMIT="100000", VH_API_RATE_BURST="100000")
     base_url = str(s.api.client.base_url)
-    schema = schemathesis.openapi.from_dict(s.api.client.get("/openapi.json").json())
-    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    operations = fuzz.operations(s.api.client)
     assert len(operations) == 7
     tally = Tally()
     failures: list[str] = []
@@ -156,29 +138,20 @@ def test_fuzzing_the_openapi_document_finds_no_5xx(
         response = case.call(base_url=base_url)
         tally.seen(response.status_code)
         try:
-            case.validate_response(response, checks=CHECKS)
+            case.validate_response(response, checks=fuzz.CHECKS)
         except Exception as exc:  # collected: one report of every kind of failure
             failures.append(f"{case.method} {case.formatted_path}: {exc}"[:500])
 
-    for operation in operations:
-        strategies = [operation.as_strategy(headers=auth), operation.as_strategy()]
+    def strategies(operation: Any) -> list[Any]:
+        found = [operation.as_strategy(headers=auth), operation.as_strategy()]
         if "{visitor_id}" in operation.path:
-            strategies += [
+            found += [
                 operation.as_strategy(headers=auth, path_parameters={"visitor_id": v})
                 for v in ("Known", "Shared", "Theirs", "'OR'1'='1", "..", "%2e%2e")
             ]
+        return found
 
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=st.one_of(strategies))
-        def check(case: Any) -> None:
-            run(case)
-
-        check()
+    fuzz.fuzz(operations, strategies, run, EXAMPLES)
     tally.report(figures, fuzzed_requests_not_conforming_to_the_OpenAPI_document=len(failures))
     figures.note(
         SECTION,
