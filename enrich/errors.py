@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from schemas.env import SettingError
+
 
 class EnrichError(Exception):
     """Base class of everything :mod:`enrich` raises."""
@@ -16,11 +18,5 @@ class GeoIpDatabaseError(EnrichError):
         self.reason = reason
 
 
-class ConfigError(EnrichError):
-    """An ``VH_*`` enrichment setting has an unusable value."""
-
-    def __init__(self, name: str, value: str, reason: str) -> None:
-        super().__init__(f"{name}={value!r}: {reason}")
-        self.name = name
-        self.value = value
-        self.reason = reason
+class ConfigError(EnrichError, SettingError):
+    """A ``VH_*`` enrichment setting has an unusable value (``name``, ``value``, ``reason``)."""

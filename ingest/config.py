@@ -82,8 +82,8 @@ class IngestConfig:
             dlq_topic=env.text(environ, "VH_KAFKA_DLQ_TOPIC", d.dlq_topic),
             group=env.text(environ, "VH_KAFKA_GROUP", d.group),
             clickhouse_host=env.text(environ, "VH_CLICKHOUSE_HOST", d.clickhouse_host),
-            clickhouse_port=env.integer(
-                environ, "VH_CLICKHOUSE_PORT", d.clickhouse_port, minimum=1, error=ConfigError
+            clickhouse_port=env.port(
+                environ, "VH_CLICKHOUSE_PORT", d.clickhouse_port, error=ConfigError
             ),
             clickhouse_user=env.text(environ, "VH_CLICKHOUSE_USER", d.clickhouse_user),
             # A password may legitimately be blank or have edge spaces: taken verbatim.

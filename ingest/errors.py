@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+from schemas.env import SettingError
+
 
 class IngestError(Exception):
     """Base class of everything :mod:`ingest` raises."""
 
 
-class ConfigError(IngestError):
-    """A ``VH_*`` ingest setting has an unusable value."""
-
-    def __init__(self, name: str, value: str, reason: str) -> None:
-        super().__init__(f"{name}={value!r}: {reason}")
-        self.name = name
-        self.value = value
-        self.reason = reason
+class ConfigError(IngestError, SettingError):
+    """A ``VH_*`` ingest setting has an unusable value (``name``, ``value``, ``reason``)."""
 
 
 class ClickHouseUnavailable(IngestError):

@@ -7,14 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from schemas import env
+from schemas.env import SettingError
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingError, ValueError):
     """A setting has an unusable value; names the variable, the value and why."""
-
-    def __init__(self, name: str, value: str, reason: str) -> None:
-        super().__init__(f"{name}={value!r}: {reason}")
-        self.name, self.value, self.reason = name, value, reason
 
 
 @dataclass(frozen=True)
@@ -56,14 +53,14 @@ class ApiConfig:
             )
         return cls(
             clickhouse_host=env.text(source, "VH_CLICKHOUSE_HOST", cls.clickhouse_host),
-            clickhouse_port=env.integer(
-                source, "VH_CLICKHOUSE_PORT", cls.clickhouse_port, minimum=1, error=ConfigError
+            clickhouse_port=env.port(
+                source, "VH_CLICKHOUSE_PORT", cls.clickhouse_port, error=ConfigError
             ),
             clickhouse_user=env.text(source, "VH_CLICKHOUSE_USER", cls.clickhouse_user),
             clickhouse_password=source.get("VH_CLICKHOUSE_PASSWORD", cls.clickhouse_password),
             clickhouse_database=database,
             host=env.text(source, "VH_API_HOST", cls.host),
-            port=env.integer(source, "VH_API_PORT", cls.port, minimum=1, error=ConfigError),
+            port=env.port(source, "VH_API_PORT", cls.port, error=ConfigError),
             pool_size=env.integer(
                 source, "VH_API_POOL_SIZE", cls.pool_size, minimum=1, error=ConfigError
             ),

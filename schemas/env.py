@@ -16,6 +16,18 @@ from typing import Final
 #: Builds the exception to raise from (variable name, value as given, reason).
 Error = Callable[[str, str, str], Exception]
 
+
+class SettingError(Exception):
+    """A ``VH_*`` setting has an unusable value. Each package raises its own subclass
+    (``ingest.errors.ConfigError``, ...), so its callers catch the type they know."""
+
+    def __init__(self, name: str, value: str, reason: str) -> None:
+        super().__init__(f"{name}={value!r}: {reason}")
+        self.name = name
+        self.value = value
+        self.reason = reason
+
+
 # Spliced into SQL text (a database name cannot be a bound parameter), so nothing but this.
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _ON: Final = frozenset({"on", "true", "1", "yes"})
@@ -44,6 +56,14 @@ def integer(
         raise error(name, raw, "not an integer") from None
     if value < minimum:
         raise error(name, raw, f"must be >= {minimum}")
+    return value
+
+
+def port(environ: Mapping[str, str], name: str, default: int, *, error: Error) -> int:
+    """A TCP port (1-65535)."""
+    value = integer(environ, name, default, minimum=1, error=error)
+    if value > 65_535:
+        raise error(name, str(value), "must be a TCP port (1-65535)")
     return value
 
 

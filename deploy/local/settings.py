@@ -19,19 +19,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "4.3.1"
 
 
-class SettingsError(ValueError):
+class SettingsError(env.SettingError, ValueError):
     """A ``VH_*`` stack setting has an unusable value; names the variable and why."""
-
-    def __init__(self, name: str, value: str, reason: str) -> None:
-        super().__init__(f"{name}={value!r}: {reason}")
-        self.name, self.value, self.reason = name, value, reason
 
 
 def _port(environ: Mapping[str, str], name: str, default: int) -> int:
-    port = env.integer(environ, name, default, minimum=1, error=SettingsError)
-    if port > 65_535:
-        raise SettingsError(name, str(port), "must be a TCP port (1-65535)")
-    return port
+    return env.port(environ, name, default, error=SettingsError)
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,39 @@ def test_identifier_accepts_plain_names(value: str) -> None:
 def test_identifier_refuses_anything_that_is_not_a_plain_name(value: str) -> None:
     with pytest.raises(Bad):
         env.identifier({"D": value}, "D", "d", error=Bad)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("1", True), ("65535", True), ("0", False), ("65536", False)]
+)
+def test_port_range(value: str, ok: bool) -> None:
+    if ok:
+        assert env.port({"P": value}, "P", 80, error=Bad) == int(value)
+    else:
+        with pytest.raises(Bad):
+            env.port({"P": value}, "P", 80, error=Bad)
+
+
+def test_every_package_raises_its_own_setting_error() -> None:
+    """One base (name, value, reason); each package's callers keep catching their own type."""
+    from deploy.local.settings import SettingsError
+    from enrich.errors import ConfigError as EnrichConfigError
+    from enrich.errors import EnrichError
+    from ingest.errors import ConfigError as IngestConfigError
+    from ingest.errors import IngestError
+    from query_api.config import ConfigError as ApiConfigError
+
+    for kind, base in (
+        (IngestConfigError, IngestError),
+        (EnrichConfigError, EnrichError),
+        (ApiConfigError, ValueError),
+        (SettingsError, ValueError),
+    ):
+        error = kind("VH_X", "bad", "why")
+        assert isinstance(error, env.SettingError) and isinstance(error, base)
+        assert (str(error), error.name, error.value, error.reason) == (
+            "VH_X='bad': why",
+            "VH_X",
+            "bad",
+            "why",
+        )
