@@ -12,14 +12,12 @@ import argparse
 import gc
 import logging
 import os
-import random
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from enrich.config import EnrichConfig
-from enrich.enricher import Enricher
 from enrich.errors import EnrichError
 from ingest import logs
 from ingest.config import IngestConfig
@@ -90,10 +88,8 @@ def _produce_demo(config: IngestConfig, args: argparse.Namespace) -> int:
     from ingest import demo
     from ingest.kafka_clients import make_producer
 
-    with Enricher.from_config(EnrichConfig.from_env(os.environ)) as enricher:
-        ips = demo.known_ips(enricher.geo, args.ips, random.Random(args.seed))
-    generator = demo.DemoGenerator(
-        demo.load_user_agents(), ips, visitors=args.visitors, seed=args.seed
+    generator = demo.located_generator(
+        EnrichConfig.from_env(os.environ), ips=args.ips, visitors=args.visitors, seed=args.seed
     )
     producer = make_producer(config, client_id="vh-demo", enable_idempotence=False, acks=1)
     bar = Progress("demo visits published", args.count)

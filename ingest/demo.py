@@ -23,6 +23,9 @@ from typing import Any, Protocol
 
 import msgspec
 
+from enrich.config import EnrichConfig
+from enrich.enricher import Enricher
+
 logger = logging.getLogger(__name__)
 
 #: Addresses MaxMind's production and test City databases both locate (the pool's seed).
@@ -62,6 +65,15 @@ def known_ips(geo: Locates, size: int, rng: random.Random, attempts: int = 20_00
     if not pool:
         raise ValueError("the GeoIP database locates none of the demo addresses")
     return pool[:size] if len(pool) > size else pool
+
+
+def located_generator(enrich: EnrichConfig, *, ips: int, visitors: int, seed: int) -> DemoGenerator:
+    """The demo traffic everyone uses (`vh produce-demo`, the benchmarks, the soak): the
+    shipped user agents and ``ips`` addresses the configured GeoIP database locates.
+    Opens that database once to pick them (I/O); the generator itself is pure."""
+    with Enricher.from_config(enrich) as enricher:
+        pool = known_ips(enricher.geo, ips, random.Random(seed))
+    return DemoGenerator(load_user_agents(), pool, visitors=visitors, seed=seed)
 
 
 def _zipf_cum_weights(n: int, s: float = 1.1) -> list[float]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import statistics
 import subprocess
@@ -30,7 +29,6 @@ from kafka import KafkaProducer
 
 from deploy.local.settings import KAFKA_VERSION
 from enrich.config import EnrichConfig
-from enrich.enricher import Enricher
 from ingest import demo
 from schemas.clickhouse import migrations
 from tests.benchmarks import bench_ingest, report, topics
@@ -128,9 +126,9 @@ def produce_paced(
     bootstrap: str, topic: str, rate: int, seconds: float, status: Callable[[str], None]
 ) -> int:
     """Publish demo events at ``rate`` per second for ``seconds``; returns how many."""
-    with Enricher.from_config(EnrichConfig.from_env(os.environ)) as enricher:
-        ips = demo.known_ips(enricher.geo, 2_000, random.Random(7))
-    generator = demo.DemoGenerator(demo.load_user_agents(), ips, visitors=200_000, seed=7)
+    generator = demo.located_generator(
+        EnrichConfig.from_env(os.environ), ips=2_000, visitors=200_000, seed=7
+    )
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20)
     sent = 0
     start = time.monotonic()

@@ -7,7 +7,6 @@ like the edge collectors do, then every measured consumer reads the same bytes.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,6 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 from enrich.config import EnrichConfig
-from enrich.enricher import Enricher
 from ingest import demo
 
 
@@ -57,9 +55,7 @@ def fill(
     The producer is tuned for throughput (large batches, ``acks=1``): this is set-up, not a
     measured figure, and the broker is local.
     """
-    with Enricher.from_config(enrich) as enricher:
-        ips = demo.known_ips(enricher.geo, 2_000, random.Random(seed))
-    generator = demo.DemoGenerator(demo.load_user_agents(), ips, visitors=visitors, seed=seed)
+    generator = demo.located_generator(enrich, ips=2_000, visitors=visitors, seed=seed)
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="vh-bench-fill",

@@ -38,6 +38,14 @@ def test_events_are_valid_realistic_and_deterministic() -> None:
         assert all(enricher.enrich(r).ip_location is not None for r in raws[:200])
 
 
+def test_located_generator_gives_visitors_addresses_the_database_locates() -> None:
+    messages = demo.located_generator(ENRICH, ips=20, visitors=100, seed=3).messages()
+    raws = [decode_raw_visit(next(messages)[1], now_ms=2**62) for _ in range(300)]
+    with Enricher.from_config(ENRICH) as enricher:
+        assert all(enricher.geo.location(r.ip) is not None for r in raws)
+    assert 1 < len({r.ip for r in raws}) <= 20
+
+
 def test_publish_paces_and_counts() -> None:
     sent: list[bytes] = []
 
