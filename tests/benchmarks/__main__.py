@@ -21,6 +21,7 @@ from pathlib import Path
 from clickhouse_driver import Client
 
 from enrich.config import EnrichConfig
+from ingest.config import IngestConfig
 from tests.benchmarks import bench_api, bench_enrich, bench_ingest, report
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
@@ -68,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     if not only <= set(SECTIONS):
         parser.error(f"--only takes {','.join(SECTIONS)}")
     run_id = uuid.uuid4().hex[:8]
-    bootstrap = os.environ.get("VH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    ch_host = os.environ.get("VH_CLICKHOUSE_HOST", "127.0.0.1")
-    ch_port = int(os.environ.get("VH_CLICKHOUSE_PORT", "19000"))
+    # Where Kafka and ClickHouse are, read as a worker reads it (same variables, same rules).
+    stack = IngestConfig.from_env(os.environ)
+    bootstrap, ch_host, ch_port = (
+        stack.kafka_bootstrap,
+        stack.clickhouse_host,
+        stack.clickhouse_port,
+    )
     display = Display()
     display.section = "bench"
     ch = Client(ch_host, port=ch_port)

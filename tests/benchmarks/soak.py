@@ -30,6 +30,7 @@ from kafka import KafkaProducer
 from deploy.local.settings import KAFKA_VERSION
 from enrich.config import EnrichConfig
 from ingest import demo
+from ingest.config import IngestConfig
 from schemas.clickhouse import migrations
 from tests.benchmarks import bench_ingest, report, topics
 from tests.benchmarks.rss import Curve, Sampler
@@ -151,13 +152,11 @@ def produce_paced(
     return sent
 
 
-def run(minutes: int, rate: int, status: Callable[[str], None]) -> SoakResult:
-    bootstrap = os.environ.get("VH_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+def run(stack: IngestConfig, minutes: int, rate: int, status: Callable[[str], None]) -> SoakResult:
+    """``stack``: where Kafka and ClickHouse are (the ``VH_*`` settings a worker reads)."""
+    bootstrap = stack.kafka_bootstrap
     env = bench_ingest.Env(
-        f"soak{uuid.uuid4().hex[:6]}",
-        bootstrap,
-        os.environ.get("VH_CLICKHOUSE_HOST", "127.0.0.1"),
-        int(os.environ.get("VH_CLICKHOUSE_PORT", "19000")),
+        f"soak{uuid.uuid4().hex[:6]}", bootstrap, stack.clickhouse_host, stack.clickhouse_port
     )
     worker: subprocess.Popen[bytes] | None = None
     log = open(bench_ingest.ROOT / "var" / "soak-worker.log", "wb")  # noqa: SIM115
@@ -252,14 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.minutes < WARMUP_MINUTES + 2:
         parser.error(f"--minutes must be at least {WARMUP_MINUTES + 2}")
     signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(143))
-    ch = Client(
-        os.environ.get("VH_CLICKHOUSE_HOST", "127.0.0.1"),
-        port=int(os.environ.get("VH_CLICKHOUSE_PORT", "19000")),
-    )
+    stack = IngestConfig.from_env(os.environ)
+    ch = Client(stack.clickhouse_host, port=stack.clickhouse_port)
     machine = report.Machine.probe(str(ch.execute("SELECT version()")[0][0]))
     ch.disconnect()
     print(f"soak: {args.minutes} min at {args.rate:,} events/s", flush=True)
-    result = run(args.minutes, args.rate, lambda m: print(f"soak: {m}", flush=True))
+    result = run(stack, args.minutes, args.rate, lambda m: print(f"soak: {m}", flush=True))
     text = render(machine, result)
     OUT.write_text(text, encoding="utf-8")
     print(text)
