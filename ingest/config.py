@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from ingest.errors import ConfigError
 from schemas import env
 
+# Defaults of the VH_CLICKHOUSE_* fields: one place for the worker and the API (schemas.env).
+_CLICKHOUSE = env.ClickHouseSettings()
+
 
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
@@ -20,11 +23,11 @@ class IngestConfig:
     topic: str = "visits.raw"
     dlq_topic: str = "visits.dlq"
     group: str = "visit-history-ingest"
-    clickhouse_host: str = "127.0.0.1"
-    clickhouse_port: int = 19000
-    clickhouse_user: str = "default"
-    clickhouse_password: str = ""
-    clickhouse_database: str = "visit_history"
+    clickhouse_host: str = _CLICKHOUSE.host
+    clickhouse_port: int = _CLICKHOUSE.port
+    clickhouse_user: str = _CLICKHOUSE.user
+    clickhouse_password: str = _CLICKHOUSE.password
+    clickhouse_database: str = _CLICKHOUSE.database
     # ~1 insert per second per worker at tens of thousands of events per second.
     batch_max_rows: int = 20_000
     batch_max_seconds: float = 1.0
@@ -55,6 +58,7 @@ class IngestConfig:
             ConfigError: a set variable has an unusable value (names the variable).
         """
         d = cls()
+        ch = env.clickhouse(environ, error=ConfigError)
         session_ms = env.integer(
             environ,
             "VH_KAFKA_SESSION_TIMEOUT_MS",
@@ -81,16 +85,11 @@ class IngestConfig:
             topic=env.text(environ, "VH_KAFKA_TOPIC", d.topic),
             dlq_topic=env.text(environ, "VH_KAFKA_DLQ_TOPIC", d.dlq_topic),
             group=env.text(environ, "VH_KAFKA_GROUP", d.group),
-            clickhouse_host=env.text(environ, "VH_CLICKHOUSE_HOST", d.clickhouse_host),
-            clickhouse_port=env.port(
-                environ, "VH_CLICKHOUSE_PORT", d.clickhouse_port, error=ConfigError
-            ),
-            clickhouse_user=env.text(environ, "VH_CLICKHOUSE_USER", d.clickhouse_user),
-            # A password may legitimately be blank or have edge spaces: taken verbatim.
-            clickhouse_password=environ.get("VH_CLICKHOUSE_PASSWORD", d.clickhouse_password),
-            clickhouse_database=env.identifier(
-                environ, "VH_CLICKHOUSE_DATABASE", d.clickhouse_database, error=ConfigError
-            ),
+            clickhouse_host=ch.host,
+            clickhouse_port=ch.port,
+            clickhouse_user=ch.user,
+            clickhouse_password=ch.password,
+            clickhouse_database=ch.database,
             batch_max_rows=env.integer(
                 environ, "VH_BATCH_MAX_ROWS", d.batch_max_rows, minimum=1, error=ConfigError
             ),

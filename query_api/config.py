@@ -14,15 +14,19 @@ class ConfigError(SettingError, ValueError):
     """A setting has an unusable value; names the variable, the value and why."""
 
 
+# Defaults of the VH_CLICKHOUSE_* fields: one place for the worker and the API (schemas.env).
+_CLICKHOUSE = env.ClickHouseSettings()
+
+
 @dataclass(frozen=True)
 class ApiConfig:
     """Everything the query API reads from its environment (see docs/api.md for the table)."""
 
-    clickhouse_host: str = "127.0.0.1"
-    clickhouse_port: int = 19000
-    clickhouse_user: str = "default"
-    clickhouse_password: str = ""
-    clickhouse_database: str = "visit_history"
+    clickhouse_host: str = _CLICKHOUSE.host
+    clickhouse_port: int = _CLICKHOUSE.port
+    clickhouse_user: str = _CLICKHOUSE.user
+    clickhouse_password: str = _CLICKHOUSE.password
+    clickhouse_database: str = _CLICKHOUSE.database
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = 8
@@ -37,10 +41,7 @@ class ApiConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiConfig:
         """Build from ``environ`` (default: ``os.environ``). Raises ConfigError on bad values."""
         source = os.environ if environ is None else environ
-        # The database name is spliced into SQL text (it cannot be a bound parameter).
-        database = env.identifier(
-            source, "VH_CLICKHOUSE_DATABASE", cls.clickhouse_database, error=ConfigError
-        )
+        ch = env.clickhouse(source, error=ConfigError)
         default_limit = env.integer(
             source, "VH_API_DEFAULT_LIMIT", cls.default_limit, minimum=1, error=ConfigError
         )
@@ -52,13 +53,11 @@ class ApiConfig:
                 "VH_API_DEFAULT_LIMIT", str(default_limit), f"exceeds VH_API_MAX_LIMIT={max_limit}"
             )
         return cls(
-            clickhouse_host=env.text(source, "VH_CLICKHOUSE_HOST", cls.clickhouse_host),
-            clickhouse_port=env.port(
-                source, "VH_CLICKHOUSE_PORT", cls.clickhouse_port, error=ConfigError
-            ),
-            clickhouse_user=env.text(source, "VH_CLICKHOUSE_USER", cls.clickhouse_user),
-            clickhouse_password=source.get("VH_CLICKHOUSE_PASSWORD", cls.clickhouse_password),
-            clickhouse_database=database,
+            clickhouse_host=ch.host,
+            clickhouse_port=ch.port,
+            clickhouse_user=ch.user,
+            clickhouse_password=ch.password,
+            clickhouse_database=ch.database,
             host=env.text(source, "VH_API_HOST", cls.host),
             port=env.port(source, "VH_API_PORT", cls.port, error=ConfigError),
             pool_size=env.integer(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 #: Builds the exception to raise from (variable name, value as given, reason).
@@ -108,3 +109,29 @@ def identifier(environ: Mapping[str, str], name: str, default: str, *, error: Er
     if not _IDENTIFIER.fullmatch(value):
         raise error(name, value, "must be a plain identifier (letters, digits, _)")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class ClickHouseSettings:
+    """Where ClickHouse is: the ``VH_CLICKHOUSE_*`` variables the worker and the API share.
+    The defaults are the local stack's (``make up``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 19000
+    user: str = "default"
+    password: str = ""
+    database: str = "visit_history"
+
+
+def clickhouse(environ: Mapping[str, str], *, error: Error) -> ClickHouseSettings:
+    """``VH_CLICKHOUSE_HOST``/``_PORT``/``_USER``/``_PASSWORD``/``_DATABASE``."""
+    d = ClickHouseSettings()
+    return ClickHouseSettings(
+        host=text(environ, "VH_CLICKHOUSE_HOST", d.host),
+        port=port(environ, "VH_CLICKHOUSE_PORT", d.port, error=error),
+        user=text(environ, "VH_CLICKHOUSE_USER", d.user),
+        # A password may legitimately be blank or have edge spaces: taken verbatim.
+        password=environ.get("VH_CLICKHOUSE_PASSWORD", d.password),
+        # Spliced into SQL text (a database name cannot be a bound parameter).
+        database=identifier(environ, "VH_CLICKHOUSE_DATABASE", d.database, error=error),
+    )

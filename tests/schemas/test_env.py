@@ -104,3 +104,16 @@ def test_every_package_raises_its_own_setting_error() -> None:
             "bad",
             "why",
         )
+
+
+def test_clickhouse_settings_shared_by_worker_and_api() -> None:
+    assert env.clickhouse({}, error=Bad) == env.ClickHouseSettings()
+    got = env.clickhouse(
+        {"VH_CLICKHOUSE_HOST": " ch ", "VH_CLICKHOUSE_PORT": "9000",
+         "VH_CLICKHOUSE_PASSWORD": " s3cret ", "VH_CLICKHOUSE_DATABASE": "vh"},
+        error=Bad,
+    )  # fmt: skip
+    assert got == env.ClickHouseSettings("ch", 9000, "default", " s3cret ", "vh")
+    with pytest.raises(Bad) as info:
+        env.clickhouse({"VH_CLICKHOUSE_DATABASE": "a-b"}, error=Bad)
+    assert info.value.name == "VH_CLICKHOUSE_DATABASE"
