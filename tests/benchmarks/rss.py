@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Self
 
 
 def rss_mb(pid: int) -> tuple[float, float] | None:
@@ -72,27 +73,25 @@ class Curve:
         return [self.samples[min(round(i * step), len(self.samples) - 1)][1] for i in range(n)]
 
 
-class Sampler:
-    """Samples every ``interval`` seconds until :meth:`stop`; one :class:`Curve` per pid."""
+class Periodic:
+    """Calls :meth:`sample` every ``interval`` seconds in a thread, from ``with`` to exit."""
 
-    def __init__(self, pids: dict[int, str], interval: float = 0.5) -> None:
-        self.curves = {pid: Curve(label) for pid, label in pids.items()}
+    def __init__(self, interval: float) -> None:
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def sample(self, seconds: float) -> None:
+        """One reading, ``seconds`` after sampling began."""
+        raise NotImplementedError
 
     def _run(self) -> None:
         start = time.monotonic()
         while not self._stop.is_set():
-            now = time.monotonic() - start
-            for pid, curve in self.curves.items():
-                found = rss_mb(pid)
-                if found is not None:
-                    curve.samples.append((now, found[0]))
-                    curve.anon.append(found[1])
+            self.sample(time.monotonic() - start)
             self._stop.wait(self._interval)
 
-    def __enter__(self) -> Sampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -103,3 +102,18 @@ class Sampler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+
+
+class Sampler(Periodic):
+    """Samples every ``interval`` seconds until :meth:`stop`; one :class:`Curve` per pid."""
+
+    def __init__(self, pids: dict[int, str], interval: float = 0.5) -> None:
+        super().__init__(interval)
+        self.curves = {pid: Curve(label) for pid, label in pids.items()}
+
+    def sample(self, seconds: float) -> None:
+        for pid, curve in self.curves.items():
+            found = rss_mb(pid)
+            if found is not None:
+                curve.samples.append((seconds, found[0]))
+                curve.anon.append(found[1])

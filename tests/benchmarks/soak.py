@@ -16,7 +16,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -33,7 +32,7 @@ from ingest import demo
 from ingest.config import IngestConfig
 from schemas.clickhouse import migrations
 from tests.benchmarks import bench_ingest, report, topics
-from tests.benchmarks.rss import Curve, Sampler
+from tests.benchmarks.rss import Curve, Periodic, Sampler
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "soak.md"
 WARMUP_MINUTES = 2
@@ -89,38 +88,26 @@ class SoakResult:
         return fit.slope, (residual / (len(peaks) - 2) / spread) ** 0.5
 
 
-class LagSampler:
+class LagSampler(Periodic):
     """Sums the worker's ``vh_ingest_consumer_lag`` gauges every ``interval`` s in a thread."""
 
     def __init__(self, metrics_port: int, interval: float = 2.0) -> None:
+        super().__init__(interval)
         self.samples: list[tuple[float, float]] = []
         self._url = f"http://127.0.0.1:{metrics_port}/metrics"
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
 
-    def _run(self) -> None:
-        start = time.monotonic()
-        while not self._stop.wait(self._interval):
-            try:
-                with urllib.request.urlopen(self._url, timeout=2) as resp:
-                    text = resp.read().decode()
-            except OSError:
-                continue
-            behind = sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines()
-                if line.startswith("vh_ingest_consumer_lag{")
-            )
-            self.samples.append((time.monotonic() - start, behind))
-
-    def __enter__(self) -> LagSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self, seconds: float) -> None:
+        try:
+            with urllib.request.urlopen(self._url, timeout=2) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return  # the worker not serving yet (or gone): no reading
+        behind = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("vh_ingest_consumer_lag{")
+        )
+        self.samples.append((seconds, behind))
 
 
 def produce_paced(
