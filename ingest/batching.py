@@ -38,10 +38,17 @@ class Batch:
         """The offset to commit once this batch is stored: the next message to read."""
         return self.last_offset + 1
 
-    @property
-    def dedup_token(self) -> str:
-        """Deterministic insert deduplication token: the same range gives the same token."""
-        return f"{self.topic}-{self.partition}-{self.first_offset}-{self.last_offset}"
+    def dedup_token(self, incarnation: str | None = None) -> str:
+        """Deterministic insert deduplication token: the same range gives the same token.
+
+        ``incarnation`` is the topic's id (Kafka's topic UUID): a topic deleted and created
+        again under the same name restarts its offsets at 0, and without the id its new
+        batches would repeat old tokens within the server's deduplication window and be
+        dropped as duplicates. ``~`` cannot occur in a topic name, so the token stays
+        unambiguous.
+        """
+        topic = self.topic if not incarnation else f"{self.topic}~{incarnation}"
+        return f"{topic}-{self.partition}-{self.first_offset}-{self.last_offset}"
 
 
 class Batcher:

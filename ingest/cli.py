@@ -3,7 +3,7 @@ visitors).
 
 Logs are JSON lines on stderr. Exit codes: 0 done, 1 a service is missing or failed (the
 message says what to run), 2 bad usage or configuration, 3 the dead-letter cap stopped the
-worker (see docs/ingest.md).
+worker, 4 the dead-letter topic refused the same letter too often (see docs/ingest.md).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class IngestConfig:
     metrics_port: int = 9464  # 0: no metrics endpoint
     dlq_max_ratio: float = 0.5  # >= 1: guard disabled
     dlq_window: int = 1_000
+    dlq_max_attempts: int = 10  # the same dead letter refused this often: stop (exit 4)
     retention_days: int = 0  # 0: keep forever
     retention_check_seconds: float = 3_600.0
     erasure_refresh_seconds: float = 5.0
@@ -107,6 +108,9 @@ class IngestConfig:
             ),
             dlq_window=env.integer(
                 environ, "VH_DLQ_WINDOW", d.dlq_window, minimum=1, error=ConfigError
+            ),
+            dlq_max_attempts=env.integer(
+                environ, "VH_DLQ_MAX_ATTEMPTS", d.dlq_max_attempts, minimum=1, error=ConfigError
             ),
             retention_days=env.integer(
                 environ, "VH_RETENTION_DAYS", d.retention_days, minimum=0, error=ConfigError

@@ -15,7 +15,10 @@ the partitions are resumed once it succeeds.
 Kafka failing (a broker restarting): ``poll()`` raising is logged with its traceback and
 retried after a jittered backoff; open batches, positions and pending commits are kept, and
 nothing is committed that ClickHouse has not acknowledged. A dead letter that cannot be
-queued drops its partition's open batch (read again later), like one Kafka did not confirm.
+queued or is not confirmed in time drops its partition's open batch (read again later), for
+as long as Kafka stays away. The same letter failing ``dlq_max_attempts`` times, each time
+after its source message was fetched again (so Kafka serves that partition), means the DLQ
+topic refuses it: the worker stops with exit code 4 and says what to check.
 """
 
 from __future__ import annotations
@@ -23,19 +26,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.backoff import Backoff
-from ingest.batching import Batcher, PartitionKey
-from ingest.dlq import DeadLetterQueue
+from ingest.batching import Batch, Batcher, PartitionKey
+from ingest.dlq import DeadLetterQueue, PendingLetter
 from ingest.dlq_guard import DlqGuard
 from ingest.erasures import ErasureView
-from ingest.errors import ClickHouseUnavailable, DeadLetterError, DlqGuardTripped
+from ingest.errors import (
+    ClickHouseUnavailable,
+    DeadLetterError,
+    DeadLetterQueueUnwritable,
+    DlqGuardTripped,
+)
 from ingest.kafka_clients import (
     ConsumerRebalanceListener,
     KafkaError,
     TopicPartition,
     commit_offsets,
+    topic_id,
     wait_for_partitions,
 )
 from ingest.metrics import Metrics, NoMetrics
@@ -46,13 +56,34 @@ from schemas.raw_event import InvalidEvent
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_DLQ_GUARD = 0, 3
+EXIT_OK, EXIT_DLQ_GUARD, EXIT_DLQ_UNWRITABLE = 0, 3, 4
 _LAG_EVERY_S = 5.0
 # Longest poll() while nothing waits for a deadline: bounds how late stop(), housekeeping and
 # lag reports run. Long enough that a group join usually completes inside one poll (see
 # kafka_clients._keep_completed_joins for what happens when it does not).
 _IDLE_POLL_S = 1.0
 _MIN_POLL_MS = 10
+
+
+@dataclass(slots=True)
+class _InsertGroup:
+    """Batches inserted as one block. A failed group is retried exactly as it was: the same
+    rows (filtered once, so a later erasure snapshot cannot change the block) under the same
+    token, so the server drops the retry if the first attempt was stored after all.
+
+    ``detached``: partitions revoked since the group was formed. Their batches stay in the
+    block (leaving them out would change the token, and a first attempt the server stored
+    would then be stored again), but their offsets are no longer ours to commit.
+    """
+
+    batches: list[Batch]
+    rows: list[Row]
+    token: str
+    erased: int
+    detached: set[PartitionKey] = field(default_factory=set)
+
+    def keys(self) -> list[PartitionKey]:
+        return [b.key for b in self.batches]
 
 
 class Worker:
@@ -66,8 +97,10 @@ class Worker:
         backoff: delays between insert retries.
         metrics: where counts go.
         clock: monotonic seconds; ``wall_ms``: epoch ms (timestamp check, ``ingested_at``).
-        housekeeping: called every loop turn (retention); must not raise.
+        housekeeping: called every loop turn while inserts succeed (retention, erasure
+            purges); must not raise.
         sleep: real-time sleep between retries of a failing Kafka call.
+        dlq_max_attempts: failed attempts at the same dead letter before the worker stops.
     """
 
     def __init__(
@@ -87,6 +120,7 @@ class Worker:
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         housekeeping: Callable[[], None] = lambda: None,
         sleep: Callable[[float], None] = time.sleep,
+        dlq_max_attempts: int = 10,
     ) -> None:
         self.consumer, self.topic, self.writer, self.dlq = consumer, topic, writer, dlq
         self.processor, self.erasures, self.guard, self.batcher = (
@@ -100,11 +134,12 @@ class Worker:
         self._sleep = sleep
         # Separate from ``backoff`` (inserts): Kafka and ClickHouse fail independently.
         self._kafka_backoff = Backoff(backoff.initial_s, backoff.max_s)
-        self._dead: dict[PartitionKey, list[Any]] = {}  # unconfirmed DLQ sends per batch
+        self._dead: dict[PartitionKey, list[PendingLetter]] = {}  # unconfirmed, per batch
+        self._dlq_attempts: dict[KafkaCoordinates, int] = {}  # failed letters, by source
+        self.dlq_max_attempts = dlq_max_attempts
         self._positions: dict[PartitionKey, int] = {}
         self._uncommitted: dict[PartitionKey, int] = {}  # stored, commit refused so far
-        # Partitions whose batches failed to insert together: retried as the same group.
-        self._retry_group: list[PartitionKey] = []
+        self._pending: _InsertGroup | None = None  # failed to insert: retried first, as is
         self._stopping = False
         self._exit_code = EXIT_OK
         self.degraded = False  # inserts failing: partitions paused
@@ -136,7 +171,10 @@ class Worker:
                     self._flush_due()
                 self._commit()
                 self._report_lag()
-                self.housekeeping()
+                if not self.degraded:
+                    # Not while a failed group waits: the erasure purge must run after every
+                    # insert made with an older erasure snapshot (ingest.purge).
+                    self.housekeeping()
             self._flush_all()
             self._commit()
         finally:
@@ -217,11 +255,7 @@ class Worker:
             except DeadLetterError as exc:
                 # Not queued (Kafka unreachable): its bytes are not kept, so the partition's
                 # open batch is dropped and the range read again after the retry.
-                batch = self.batcher.take(key)
-                self._dead.pop(key, None)
-                self.guard.forget(key)
-                self._seek(key, msg.offset if batch is None else batch.first_offset)
-                self._failed(exc)
+                self._dead_letter_failed(key, exc, resume_at=msg.offset)
                 return i + 1
             verdict = self.guard.record(key, row is None)
             if verdict.tripped:
@@ -236,7 +270,8 @@ class Worker:
             if self.batcher.is_full(key) and not self._flush([key]):
                 # Kept for retry: fetch again from just after it. Dropped (DLQ failure): the
                 # flush already went back to the batch's first offset.
-                if self.batcher.get(key) is not None and i + 1 < len(messages):
+                kept = self._pending is not None or self.batcher.get(key) is not None
+                if kept and i + 1 < len(messages):
                     self.consumer.seek(tp, messages[i + 1].offset)
                 return i + 1
         return len(messages)
@@ -249,8 +284,8 @@ class Worker:
                 msg.value, where, now_ms=now_ms, ingested_at_s=now_ms // 1000
             )
         except InvalidEvent as exc:
-            future = self.dlq.send(msg.key, msg.value or b"", exc.reason, exc.detail, where)
-            self._dead.setdefault(key, []).append(future)
+            letter = self.dlq.send(msg.key, msg.value or b"", exc.reason, exc.detail, where)
+            self._dead.setdefault(key, []).append(letter)
             self.metrics.increment(
                 "vh_ingest_events_dead_lettered_total", labels={"reason": exc.reason}
             )
@@ -276,6 +311,40 @@ class Worker:
         self._exit_code = EXIT_DLQ_GUARD
         self._stopping = True
 
+    def _dead_letter_failed(
+        self, key: PartitionKey, exc: DeadLetterError, resume_at: int | None = None
+    ) -> None:
+        """A dead letter of ``key`` was refused or not confirmed: drop the partition's open
+        batch (its letters' bytes are gone, so the range is read again), back off, and stop
+        for good once the same letter failed ``dlq_max_attempts`` times.
+
+        Every attempt at a letter after the first follows a fresh fetch of its message (the
+        batch was dropped and the partition rewound), so while Kafka is away no attempt is
+        made and none is counted: an outage of any length is waited out.
+        """
+        batch = self.batcher.take(key)
+        self._dead.pop(key, None)
+        self.guard.forget(key)
+        first = batch.first_offset if batch is not None else resume_at
+        if first is not None:
+            self._seek(key, first)
+        self.metrics.increment("vh_ingest_dlq_failures_total")
+        if exc.source is not None:
+            attempts = self._dlq_attempts.get(exc.source, 0) + 1
+            self._dlq_attempts[exc.source] = attempts
+            if attempts >= self.dlq_max_attempts:
+                fatal = DeadLetterQueueUnwritable(self.dlq.topic, exc.source, attempts, str(exc))
+                logger.critical("%s", fatal, extra={"alert": "dlq_unwritable"})
+                self.metrics.gauge("vh_ingest_dlq_unwritable", 1)
+                self._exit_code = EXIT_DLQ_UNWRITABLE
+                self._stopping = True
+                return
+        self._failed(exc)
+
+    def _forget_dead_letter_failures(self, key: PartitionKey) -> None:
+        for source in [s for s in self._dlq_attempts if (s.topic, s.partition) == key]:
+            del self._dlq_attempts[source]
+
     # -- per batch --------------------------------------------------------------------------
 
     def _flush(self, keys: Sequence[PartitionKey]) -> bool:
@@ -284,9 +353,8 @@ class Worker:
         ClickHouse prefers few large inserts: each insert writes a part per month touched, in
         ``visits`` and in every table its materialized views feed. Inserting the batches due
         together as one block (rather than one per Kafka partition) cut ClickHouse's CPU per
-        event by a fifth, 14.0 to 11.4 µs (docs/benchmarks.md). The deduplication token names
-        every batch's offset range, and a failed group is retried as that same group
-        (``_retry_group``), so a retried insert carries the token of the attempt it repeats.
+        event by a fifth, 14.0 to 11.4 µs (docs/benchmarks.md). A group that fails to insert
+        is kept (``_pending``) and retried as it is before anything else.
         """
         batches = []
         for key in keys:
@@ -298,39 +366,52 @@ class Worker:
             except DeadLetterError as exc:
                 # Unconfirmed dead letters cannot be re-sent from here (their bytes are gone):
                 # drop the batch and read the range again.
-                self.batcher.take(key)
-                self._dead.pop(key, None)
-                self.guard.forget(key)
-                self._seek(key, batch.first_offset)
-                self._failed(exc)
+                self._dead_letter_failed(key, exc)
                 return False
             self._dead.pop(key, None)
+            self._forget_dead_letter_failures(key)
             batches.append(batch)
         if not batches:
             return True
         batches.sort(key=lambda b: b.key)
         try:
             self.erasures.refresh_if_due()
-            rows: list[Row] = []
-            erased = 0
-            for batch in batches:
-                kept, dropped = self.erasures.keep(batch.rows)
-                rows.extend(kept)
-                erased += dropped
-            started = self.clock()
-            self.writer.insert_visits(rows, "|".join(b.dedup_token for b in batches))
         except ClickHouseUnavailable as exc:
-            self._retry_group = [b.key for b in batches]
-            self._failed(exc)
+            self._failed(exc)  # the batches stay open, and are flushed on the retry
             return False
-        self.metrics.timing("vh_ingest_insert_seconds", self.clock() - started)
-        self.metrics.timing("vh_ingest_batch_rows", len(rows))
-        self.metrics.increment("vh_ingest_events_stored_total", len(rows))
-        self.metrics.increment("vh_ingest_events_erased_total", erased)
+        rows: list[Row] = []
+        erased = 0
         for batch in batches:
             self.batcher.take(batch.key)
-            self._uncommitted[batch.key] = batch.commit_offset
-        self._retry_group = []
+            kept, dropped = self.erasures.keep(batch.rows)
+            rows.extend(kept)
+            erased += dropped
+        token = "|".join(b.dedup_token(self._incarnation(b.topic)) for b in batches)
+        return self._insert(_InsertGroup(batches, rows, token, erased))
+
+    def _incarnation(self, topic: str) -> str | None:
+        try:
+            return topic_id(self.consumer, topic)
+        except Exception:  # no metadata (a test double): the name alone
+            return None
+
+    def _insert(self, group: _InsertGroup) -> bool:
+        """Insert a formed group; on success stage its offsets (ours only) and commit."""
+        started = self.clock()
+        try:
+            self.writer.insert_visits(group.rows, group.token)
+        except ClickHouseUnavailable as exc:
+            self._pending = group
+            self._failed(exc)
+            return False
+        self._pending = None
+        self.metrics.timing("vh_ingest_insert_seconds", self.clock() - started)
+        self.metrics.timing("vh_ingest_batch_rows", len(group.rows))
+        self.metrics.increment("vh_ingest_events_stored_total", len(group.rows))
+        self.metrics.increment("vh_ingest_events_erased_total", group.erased)
+        for batch in group.batches:
+            if batch.key not in group.detached:
+                self._uncommitted[batch.key] = batch.commit_offset
         self._commit()
         return True
 
@@ -379,10 +460,10 @@ class Worker:
     def _retry_if_due(self) -> None:
         if self.clock() < self._retry_at:
             return
-        # The failed group first, as it was (same token), then whatever else is open.
-        if not self._flush(self._retry_group) or not self._flush(
-            list(self.batcher.open_partitions())
-        ):
+        # The failed group first, as it was (same rows, same token), then whatever is open.
+        if self._pending is not None and not self._insert(self._pending):
+            return
+        if not self._flush(list(self.batcher.open_partitions())):
             return
         self.degraded = False
         self.backoff.reset()
@@ -393,7 +474,8 @@ class Worker:
     def _flush_all(self) -> None:
         """Shutdown: one attempt per open batch; what fails stays uncommitted (redelivered)."""
         self.degraded = False
-        if not self._flush(list(self.batcher.open_partitions())):
+        stored = self._pending is None or self._insert(self._pending)
+        if not (stored and self._flush(list(self.batcher.open_partitions()))):
             logger.warning(
                 "shutdown with unstored batches; they will be redelivered",
                 extra={"rows": self.batcher.rows_pending()},
@@ -413,17 +495,23 @@ class Worker:
         matters when the partition comes back to us: kafka-python keeps its position across
         the rebalance, which would otherwise skip the dropped range. Offsets already stored
         but not yet committed go out with a non-blocking commit, which the broker handles
-        before our rejoin (same connection, in order).
+        before our rejoin (same connection, in order). A revoked partition's batch inside the
+        failed group stays in it (see ``_InsertGroup``), detached.
         """
         stored = {}
+        pending = {} if self._pending is None else {b.key: b for b in self._pending.batches}
         for tp in revoked:
             key = (tp.topic, tp.partition)
             batch = self.batcher.take(key)
+            if key in pending and self._pending is not None:
+                self._pending.detached.add(key)
+                batch = pending[key]
             if batch is not None:
                 self._seek(key, batch.first_offset)
             if key in self._uncommitted:
                 stored[key] = self._uncommitted.pop(key)
             self._dead.pop(key, None)
+            self._forget_dead_letter_failures(key)
             self._positions.pop(key, None)
             self.guard.forget(key)
         if stored:

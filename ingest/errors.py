@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from schemas.env import SettingError
+
+if TYPE_CHECKING:
+    from ingest.rows import KafkaCoordinates
 
 
 class IngestError(Exception):
@@ -26,7 +31,29 @@ class ClickHouseUnavailable(IngestError):
 
 
 class DeadLetterError(IngestError):
-    """A dead letter could not be published to the DLQ topic (the batch must not commit)."""
+    """A dead letter could not be published to the DLQ topic (the batch must not commit).
+
+    ``source`` names the message whose letter failed (None for the start-up probe).
+    """
+
+    def __init__(self, message: str, source: KafkaCoordinates | None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class DeadLetterQueueUnwritable(IngestError):
+    """The same dead letter failed ``attempts`` times while Kafka kept serving its source
+    partition: the DLQ topic refuses it (deleted, permission revoked, ...). Retrying forever
+    would stall the partition silently, so the worker stops and says so."""
+
+    def __init__(self, topic: str, source: KafkaCoordinates, attempts: int, cause: str) -> None:
+        super().__init__(
+            f"dead-letter topic {topic!r} refused the letter of {source.topic}[{source.partition}]"
+            f" offset {source.offset} {attempts} times ({cause}): check that the topic exists "
+            "and that this worker may write to it (and VH_KAFKA_DLQ_TOPIC), then restart; "
+            "nothing past that offset was committed"
+        )
+        self.topic, self.source, self.attempts = topic, source, attempts
 
 
 class DlqGuardTripped(IngestError):

@@ -32,12 +32,15 @@ import time
 from typing import Any
 
 import kafka
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, UnknownTopicOrPartitionError
+from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.structs import MemberState, OffsetAndMetadata
 
 from ingest.config import IngestConfig
+from ingest.dlq import TopicState
 
 __all__ = [
     "ConsumerRebalanceListener",
@@ -46,8 +49,11 @@ __all__ = [
     "KafkaProducer",
     "TopicPartition",
     "commit_offsets",
+    "describe_topic",
     "make_consumer",
     "make_producer",
+    "record_size",
+    "topic_id",
     "wait_for_partitions",
 ]
 
@@ -75,6 +81,10 @@ def make_consumer(config: IngestConfig, *, client_id: str = "vh-ingest") -> Any:
     return consumer
 
 
+#: The producers' ``max_request_size``: the largest record they send.
+MAX_REQUEST_SIZE = 2 * 1024 * 1024
+
+
 def make_producer(config: IngestConfig, *, client_id: str = "vh-ingest", **extra: Any) -> Any:
     """A durable producer (``acks=all``, idempotent). ``extra`` overrides settings (tuning)."""
     settings: dict[str, Any] = {
@@ -83,10 +93,62 @@ def make_producer(config: IngestConfig, *, client_id: str = "vh-ingest", **extra
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 20,
-        "max_request_size": 2 * 1024 * 1024,
+        "max_request_size": MAX_REQUEST_SIZE,
     }
     settings.update(extra)
     return KafkaProducer(**settings)
+
+
+def record_size(key: bytes | None, value: bytes, headers: Any) -> int:
+    """kafka-python's own upper bound of a record's size in a batch of its own: the figure
+    its producer checks against ``max_request_size`` (and the broker, in effect, against
+    ``max.message.bytes``)."""
+    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
+    return size
+
+
+def describe_topic(bootstrap: str, topic: str) -> TopicState:
+    """Whether ``topic`` exists, what this client may do with it (the broker's authorized
+    operations, KIP-430) and its size limit (its ``max.message.bytes``, else the broker's,
+    capped by our producers' ``max_request_size``): all from metadata, nothing written.
+
+    Raises:
+        kafka.errors.KafkaError: the broker cannot be reached.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vh-ingest-admin")
+    try:
+        (found,) = admin.describe_topics([topic])
+        code = int(found.get("error_code", 0))
+        if code not in (0, UnknownTopicOrPartitionError.errno):
+            return TopicState(False, frozenset(), None, kafka.errors.for_code(code).__name__)
+        operations = frozenset(found.get("authorized_operations") or ())
+        if code:
+            return TopicState(False, operations, None)
+        try:
+            configs = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})],
+                config_filter="all",
+            )
+        except KafkaError:  # no DescribeConfigs permission: assume the broker's default
+            logger.warning("cannot read max.message.bytes of %s", topic, exc_info=True)
+            return TopicState(True, operations, None)
+    finally:
+        admin.close()
+    entry = configs.get("topic", {}).get(topic, {}).get("max.message.bytes") or {}
+    value = str(entry.get("value", ""))
+    limit = min(int(value), MAX_REQUEST_SIZE) if value.isdigit() else None
+    return TopicState(True, operations, limit)
+
+
+def topic_id(consumer: Any, topic: str) -> str | None:
+    """The topic's id (KIP-516 UUID, hex) from the consumer's metadata; None when unknown.
+
+    kafka-python 3 keeps it in the cluster metadata without a public accessor on the
+    consumer; read it there, here, so no other module reaches into the client.
+    """
+    cluster = getattr(getattr(consumer, "_client", None), "cluster", None)
+    found = cluster.topic_id(topic) if cluster is not None else None
+    return None if found is None else found.hex
 
 
 def commit_offsets(

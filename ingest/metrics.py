@@ -31,6 +31,9 @@ SPECS: Final[Mapping[str, Spec]] = {
     ),
     "vh_ingest_events_erased_total": Spec("counter", "Visits dropped: their visitor was erased"),
     "vh_ingest_insert_failures_total": Spec("counter", "Failed ClickHouse inserts (retried)"),
+    "vh_ingest_dlq_failures_total": Spec(
+        "counter", "Dead letters Kafka did not take (their batch is read again)"
+    ),
     "vh_ingest_batch_rows": Spec(
         "histogram",
         "Rows per insert",
@@ -47,6 +50,9 @@ SPECS: Final[Mapping[str, Spec]] = {
     "vh_ingest_paused": Spec("gauge", "1 while inserts fail and partitions are paused"),
     "vh_ingest_dlq_guard_tripped": Spec(
         "gauge", "1 once the dead-letter cap stopped the worker", ("partition",)
+    ),
+    "vh_ingest_dlq_unwritable": Spec(
+        "gauge", "1 once the DLQ topic refused the same letter too often and the worker stopped"
     ),
 }
 

@@ -6,7 +6,9 @@ start, so letters that fail again (and land back in the DLQ) are not replayed in
 Offsets are committed only after the producer has flushed what was re-published: an
 interrupted replay resumes where it stopped, at worst re-publishing a few (deduplicated by
 ``requestId`` downstream). The original key and value are sent unchanged, plus a
-``vh-replayed-from`` header naming the DLQ record.
+``vh-replayed-from`` header naming the DLQ record. Skipped, and committed past: letters whose
+value was cut to fit the DLQ topic (``vh-dlq-truncated``: the original is gone, so it cannot
+be replayed; fix it at its source).
 """
 
 from __future__ import annotations
@@ -94,6 +96,17 @@ def _republish(producer: Any, record: Any) -> bool:
         logger.warning(
             "skipping DLQ record without dead-letter headers",
             extra={"partition": record.partition, "offset": record.offset, "error": str(exc)},
+        )
+        return False
+    if info.truncated_from is not None:
+        logger.warning(
+            "skipping a truncated dead letter: its original value is gone",
+            extra={
+                "partition": record.partition,
+                "offset": record.offset,
+                "original_bytes": info.truncated_from,
+                "source": str(info.source),
+            },
         )
         return False
     producer.send(

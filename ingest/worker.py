@@ -13,15 +13,19 @@ from ingest.backoff import Backoff
 from ingest.batching import Batcher
 from ingest.config import IngestConfig
 from ingest.consumer import Worker
-from ingest.dlq import DeadLetterQueue
+from ingest.dlq import DEFAULT_MAX_MESSAGE_BYTES, DeadLetterQueue, check_topic
 from ingest.dlq_guard import DlqGuard
 from ingest.erasures import ErasureView, erasures_query
 from ingest.errors import ClickHouseUnavailable, IngestError
-from ingest.kafka_clients import make_consumer, make_producer
+from ingest.kafka_clients import describe_topic, make_consumer, make_producer, record_size
 from ingest.metrics import Metrics
 from ingest.processor import Enrich, NoEnrichment, VisitProcessor
 from ingest.retention import RetentionSchedule
 from ingest.writer import ClickHouseWriter
+
+# A send to a topic whose metadata is missing blocks this long (kafka-python's default is
+# 60 s per send); the start-up check makes a missing topic an error long before.
+_DLQ_MAX_BLOCK_MS = 10_000
 
 
 class NotReady(IngestError):
@@ -62,35 +66,55 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
             stack.enter_context(Enricher.from_config(enrich)) if enrich.enabled else NoEnrichment()
         )
         try:
-            producer = make_producer(config, client_id="vh-ingest-dlq")
+            producer = make_producer(
+                config, client_id="vh-ingest-dlq", max_block_ms=_DLQ_MAX_BLOCK_MS
+            )
             consumer = make_consumer(config)
+            dlq_state = describe_topic(config.kafka_bootstrap, config.dlq_topic)
         except Exception as exc:
             raise NotReady(
                 f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` ({exc})"
             ) from exc
         stack.callback(producer.close)
+        # A DLQ that can never take a letter would stall its partitions later: refuse now.
+        problem = check_topic(config.dlq_topic, dlq_state, config.kafka_bootstrap)
+        if problem is not None:
+            consumer.close(autocommit=False)
+            raise NotReady(problem)
+        dlq = DeadLetterQueue(
+            producer,
+            config.dlq_topic,
+            max_record_bytes=dlq_state.max_record_bytes or DEFAULT_MAX_MESSAGE_BYTES,
+            record_size=record_size,
+        )
         clock = time.monotonic
+        erasures = ErasureView(
+            lambda: writer.execute(erasures_query(config.clickhouse_database)),
+            config.erasure_refresh_seconds,
+            clock,
+        )
+        retention = RetentionSchedule(
+            writer,
+            config.retention_days,
+            config.retention_check_seconds,
+            clock,
+            lambda: datetime.now(UTC),
+        )
+        def housekeeping() -> None:
+            retention.tick()
+
         yield Worker(
             consumer=consumer,
             topic=config.topic,
             writer=writer,
-            dlq=DeadLetterQueue(producer, config.dlq_topic),
+            dlq=dlq,
             processor=VisitProcessor(enricher, millisecond_time=writer.features().modern_types),
-            erasures=ErasureView(
-                lambda: writer.execute(erasures_query(config.clickhouse_database)),
-                config.erasure_refresh_seconds,
-                clock,
-            ),
+            erasures=erasures,
             guard=DlqGuard(config.dlq_max_ratio, config.dlq_window),
             batcher=Batcher(config.batch_max_rows, config.batch_max_seconds, clock),
             backoff=Backoff(config.retry_initial_seconds, config.retry_max_seconds),
             metrics=metrics,
             clock=clock,
-            housekeeping=RetentionSchedule(
-                writer,
-                config.retention_days,
-                config.retention_check_seconds,
-                clock,
-                lambda: datetime.now(UTC),
-            ).tick,
+            housekeeping=housekeeping,
+            dlq_max_attempts=config.dlq_max_attempts,
         )

@@ -26,7 +26,7 @@ def test_due_by_size_per_partition() -> None:
     batch = batcher.take(("t", 0))
     assert batch is not None
     assert (batch.first_offset, batch.last_offset, batch.commit_offset) == (5, 7, 8)
-    assert batch.dedup_token == "t-0-5-7"
+    assert batch.dedup_token() == "t-0-5-7"
     assert [r[1] for r in batch.rows] == [5, 6, 7]
 
 
@@ -59,9 +59,20 @@ def test_a_batch_is_identical_when_rebuilt_from_the_same_offsets() -> None:
             batcher.add("t", 2, offset, (offset,))
         batch = batcher.take(("t", 2))
         assert batch is not None
-        return batch.dedup_token, batch.rows
+        return batch.dedup_token("0f3c"), batch.rows
 
     assert build() == build()
+
+
+def test_the_token_names_the_topic_incarnation() -> None:
+    # A topic deleted and created again restarts at offset 0: the same range of the new
+    # topic must not repeat the old topic's token (the server would drop it as a retry).
+    batcher = Batcher(3, 10.0, FakeClock())
+    batcher.add("t", 0, 0, ("row",))
+    batch = batcher.take(("t", 0))
+    assert batch is not None
+    old, new = batch.dedup_token("aa11"), batch.dedup_token("bb22")
+    assert old != new and old == "t~aa11-0-0-0"
 
 
 def test_offsets_must_increase() -> None:

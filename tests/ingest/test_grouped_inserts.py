@@ -45,6 +45,10 @@ class ScriptedConsumer:
         self.worker: Worker | None = None
         self.commits: list[dict[int, int]] = []
         self.paused: set[Any] = set()
+        self.seeks: list[tuple[int, int]] = []
+        #: poll number -> partitions revoked during that poll (as kafka-python's rebalance)
+        self.revoke_at: dict[int, list[int]] = {}
+        self.polls = 0
 
     def subscribe(self, topics: list[str], listener: Any) -> None: ...
 
@@ -69,8 +73,18 @@ class ScriptedConsumer:
     def commit(self, offsets: dict[Any, Any]) -> None:
         self.commits.append({tp.partition: meta.offset for tp, meta in offsets.items()})
 
+    def commit_async(self, offsets: dict[Any, Any]) -> None:
+        self.commit(offsets)
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp.partition, offset))
+
     def poll(self, timeout_ms: int) -> dict[Any, list[Any]]:
         self.clock.now += self.step
+        self.polls += 1
+        if self.polls in self.revoke_at:
+            assert self.worker is not None
+            self.worker.revoke([TopicPartition(TOPIC, p) for p in self.revoke_at.pop(self.polls)])
         if not self.script:
             assert self.worker is not None
             self.worker.stop()
@@ -111,9 +125,14 @@ class Dlq:
     def confirm(self, futures: list[Any]) -> None: ...
 
 
-def _run(script: list[dict[Any, list[Any]]], writer: Writer) -> ScriptedConsumer:
+def _run(
+    script: list[dict[Any, list[Any]]],
+    writer: Writer,
+    revoke_at: dict[int, list[int]] | None = None,
+) -> ScriptedConsumer:
     clock = Clock()
     consumer = ScriptedConsumer(script, clock, step=0.3)
+    consumer.revoke_at = dict(revoke_at or {})
     worker = Worker(
         consumer=consumer,
         topic=TOPIC,
@@ -172,3 +191,19 @@ def test_a_failed_group_is_retried_as_the_same_group_first() -> None:
     assert sorted(stored) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 7), (2, 8)]
     assert {p: o for c in consumer.commits for p, o in c.items()} == {0: 2, 1: 2, 2: 9}
     assert not consumer.paused
+
+
+def test_a_partition_revoked_during_the_retry_stays_in_the_retried_group() -> None:
+    # The group of partitions 0 and 1 fails (the server may have stored it all the same: an
+    # acknowledgement lost). Partition 0 is revoked before the retry. The retry must still be
+    # the identical block under the identical token, or a stored first attempt is not
+    # dropped; partition 0's offsets are no longer ours to commit, and it is rewound.
+    writer = Writer(failures=1)
+    script = [_poll({0: range(0, 2), 1: range(0, 2)})] + [{}] * 7
+    consumer = _run(script, writer, revoke_at={6: [0]})  # after the failure
+    (failed_rows, failed_token), (retry_rows, retry_token) = writer.attempts[:2]
+    assert failed_token == retry_token == "raw-0-0-1|raw-1-0-1"
+    assert retry_rows == failed_rows
+    assert len(writer.attempts) == 2
+    assert {p: o for c in consumer.commits for p, o in c.items()} == {1: 2}
+    assert (0, 0) in consumer.seeks

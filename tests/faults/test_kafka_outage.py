@@ -1,0 +1,137 @@
+"""Kafka away for longer than a dead letter's confirmation timeout (30 s) while batches hold
+unconfirmed dead letters: the worker rides it out and stores everything exactly once.
+
+How the letters end up unconfirmed, without any test seam: a backlog of valid and invalid
+events, a `vh worker` that just started on it is frozen (SIGSTOP), the broker is killed
+(-9), and the worker thawed. It then processes what it had already fetched and dead-letters
+the invalid ones into a producer with no broker; the batches come due and their
+confirmation times out. Its log must show that (the scenario happened), and it must live.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from deploy.local import kafka as local_kafka
+from tests.faults import events
+from tests.faults.conftest import Pipeline, WorkerProcess, _start_kafka, wait_until
+
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.kafka,
+    pytest.mark.clickhouse,
+    # kafka-python leaks the socket of a refused connect while the broker is down.
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
+    ),
+]
+
+EVENTS = 60_000
+INVALID_EVERY = 10
+DOWN_S = 40.0  # > the 30 s a batch waits for its dead letters' acknowledgements
+
+
+def _publish(p: Pipeline) -> tuple[set[str], int]:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=p.bootstrap, acks="all", linger_ms=50)
+    valid: set[str] = set()
+    invalid = 0
+    for i in range(EVENTS):
+        if i % INVALID_EVERY == 0:
+            producer.send(p.topic, key=b"k", value=b'{"not": json')
+            invalid += 1
+        else:
+            key, value, request_id = events.valid_event(i, 200, prefix="outage")
+            producer.send(p.topic, key=key, value=value)
+            valid.add(request_id)
+    producer.flush()
+    producer.close()
+    return valid, invalid
+
+
+@pytest.mark.timeout(600)
+def test_a_long_kafka_outage_with_dead_letters_pending_is_ridden_out(
+    pipeline_factory: Any, spawn_worker: Any
+) -> None:
+    p: Pipeline = pipeline_factory("outage", partitions=2)
+    valid, invalid = _publish(p)
+    worker: WorkerProcess = spawn_worker(
+        p.worker_env(VH_BATCH_MAX_ROWS="20000", VH_BATCH_MAX_SECONDS="1.0")
+    )
+    broker = local_kafka.running_pid(p.stack)
+    assert broker is not None
+    # Frozen as soon as it dead-letters its first event: most of the backlog is still ahead,
+    # and what it already fetched is in its buffers.
+    wait_until(lambda: '"dead letter"' in worker.log.read_text(), 60, "a first dead letter", 0.005)
+    os.kill(worker.pid, signal.SIGSTOP)
+    os.kill(broker, signal.SIGKILL)
+    wait_until(lambda: local_kafka.running_pid(p.stack) is None, 30, "the broker gone")
+    os.kill(worker.pid, signal.SIGCONT)
+    time.sleep(DOWN_S)
+    alive_during_outage = worker.alive()
+    _start_kafka(p.stack)
+    assert alive_during_outage, "the worker died while Kafka was away:\n" + _tail(worker)
+
+    def caught_up() -> bool:
+        assert worker.alive(), "the worker died after the outage:\n" + _tail(worker)
+        return p.caught_up()
+
+    wait_until(caught_up, 240, "every message committed")
+    assert worker.stop() == 0
+
+    log = worker.log.read_text()
+    assert "dead letters not acknowledged within 30 s" in log, "no letter was ever pending"
+    client = p.client()
+    try:
+        stored = [r[0] for r in client.execute("SELECT request_id FROM visits")]
+        shown = client.execute(
+            "SELECT count(), uniqExact(request_id) FROM (SELECT request_id FROM visits"
+            " ORDER BY timestamp_ms DESC, request_id DESC LIMIT 1 BY tenant, request_id)"
+        )
+    finally:
+        client.disconnect()
+    assert set(stored) == valid  # nothing lost, nothing foreign
+    assert shown == [(len(valid), len(valid))]  # readers see each visit once
+    letters = _dead_letter_sources(p)
+    assert len(letters) == invalid  # every invalid event dead-lettered (at least once)
+
+
+def _dead_letter_sources(p: Pipeline) -> set[tuple[int, int]]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    from ingest.dlq import parse_headers
+
+    consumer = KafkaConsumer(bootstrap_servers=p.bootstrap, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(p.dlq_topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        sources: set[tuple[int, int]] = set()
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=2000).values():
+                for r in records:
+                    info = parse_headers(r.headers)
+                    sources.add((info.source.partition, info.source.offset))
+    finally:
+        consumer.close()
+    return sources
+
+
+def _tail(worker: WorkerProcess, lines: int = 30) -> str:
+    text = worker.log.read_text().splitlines()[-lines:]
+    out = []
+    for line in text:
+        try:
+            record = json.loads(line)
+            out.append(f"{record.get('level')}: {record.get('message')} {record.get('error', '')}")
+        except ValueError:
+            out.append(line)
+    return "\n".join(out)
