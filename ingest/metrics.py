@@ -34,6 +34,9 @@ SPECS: Final[Mapping[str, Spec]] = {
     "vh_ingest_dlq_failures_total": Spec(
         "counter", "Dead letters Kafka did not take (their batch is read again)"
     ),
+    "vh_ingest_erasure_purges_total": Spec(
+        "counter", "Erased visitors whose visits stored after the erasure were purged"
+    ),
     "vh_ingest_batch_rows": Spec(
         "histogram",
         "Rows per insert",

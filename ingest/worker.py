@@ -20,6 +20,7 @@ from ingest.errors import ClickHouseUnavailable, IngestError
 from ingest.kafka_clients import describe_topic, make_consumer, make_producer, record_size
 from ingest.metrics import Metrics
 from ingest.processor import Enrich, NoEnrichment, VisitProcessor
+from ingest.purge import SlipPurge
 from ingest.retention import RetentionSchedule
 from ingest.writer import ClickHouseWriter
 
@@ -92,6 +93,7 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
             lambda: writer.execute(erasures_query(config.clickhouse_database)),
             config.erasure_refresh_seconds,
             clock,
+            lambda: time.time_ns() // 1_000_000,
         )
         retention = RetentionSchedule(
             writer,
@@ -100,8 +102,18 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
             clock,
             lambda: datetime.now(UTC),
         )
+        purge = SlipPurge(
+            writer.execute,
+            config.clickhouse_database,
+            erasures,
+            max(config.erasure_refresh_seconds, 1.0),
+            clock,
+            metrics,
+        )
+
         def housekeeping() -> None:
             retention.tick()
+            purge.tick()
 
         yield Worker(
             consumer=consumer,

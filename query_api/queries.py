@@ -8,10 +8,13 @@ releases (tests run them on both).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 from query_api.params import VisitQuery
+from schemas.clickhouse import statements
+from schemas.clickhouse.statements import Statement
+
+__all__ = ["PING", "Statement", "erase", "locate_request", "visit_page", "visitor_state"]
 
 #: Columns of a visit row, in the order :mod:`query_api.render` reads them.
 VISIT_COLUMNS: Final = (
@@ -112,14 +115,6 @@ ORDER BY timestamp_ms DESC, request_id DESC
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """SQL text plus the parameters bound into it."""
-
-    sql: str
-    params: dict[str, Any]
-
-
 def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
     """Summary plus one page of a visitor's visits, newest first, ``limit + 1`` rows at most.
 
@@ -200,34 +195,12 @@ def erase(database: str, tenant: str, visitor_id: str, erased_at_ms: int) -> lis
     """Record an erasure, then delete stored data at or before it (mutations run async).
 
     The erasures row alone hides the data at once (every read filters on it) and makes the
-    ingest worker drop replays; the ALTERs reclaim the storage afterwards.
+    ingest worker drop replays; the ALTERs reclaim the storage afterwards (the worker runs
+    them again for visits that were in flight, see ``ingest.purge``).
     """
-    p = {"tenant": tenant, "visitor": visitor_id, "at": erased_at_ms}
-    who = "tenant = %(tenant)s AND visitor_id = %(visitor)s"
     return [
-        Statement(
-            f"INSERT INTO {database}.erasures (tenant, visitor_id, erased_at_ms, requested_at)"
-            " SELECT %(tenant)s, %(visitor)s, %(at)s, toDateTime(intDiv(%(at)s, 1000))",
-            p,
-        ),
-        Statement(
-            f"ALTER TABLE {database}.visits DELETE WHERE {who} AND timestamp_ms <= %(at)s", p
-        ),
-        Statement(f"ALTER TABLE {database}.visitor_summary DELETE WHERE {who}", p),
-        # An aggregate state cannot lose single visits: rebuild it from what survives (visits
-        # after the erasure, e.g. from a collector whose clock runs ahead). The mutation above
-        # only touches parts that existed before it, so this new part is kept.
-        Statement(
-            f"INSERT INTO {database}.visitor_summary (tenant, visitor_id, first_seen, last_seen,"
-            " visits) SELECT tenant, visitor_id, minState(timestamp_ms), maxState(timestamp_ms),"
-            f" uniqState(request_id) FROM {database}.visits"
-            f" WHERE {who} AND timestamp_ms > %(at)s GROUP BY tenant, visitor_id",
-            p,
-        ),
-        Statement(
-            f"ALTER TABLE {database}.request_index DELETE WHERE {who} AND timestamp_ms <= %(at)s",
-            p,
-        ),
+        statements.record_erasure(database, tenant, visitor_id, erased_at_ms),
+        *statements.delete_erased(database, tenant, visitor_id, erased_at_ms),
     ]
 
 
