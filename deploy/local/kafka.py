@@ -10,6 +10,7 @@ import base64
 import shutil
 import subprocess
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from deploy.local import processes
@@ -73,7 +74,7 @@ def ensure_jars(s: StackSettings) -> Path:
     return lib
 
 
-def _write_config(s: StackSettings) -> Path:
+def _write_config(s: StackSettings, extra: Mapping[str, str]) -> Path:
     home, data, _ = _dirs(s)
     config = home / "server.properties"
     home.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,7 @@ def _write_config(s: StackSettings) -> Path:
                 # A single local node: rebalance at once instead of waiting for more members.
                 "group.initial.rebalance.delay.ms=0",
                 "message.max.bytes=2097152",
+                *(f"{key}={value}" for key, value in extra.items()),
                 "",
             ]
         )
@@ -166,8 +168,11 @@ def _answers(s: StackSettings) -> bool:
         admin.close()
 
 
-def start(s: StackSettings, timeout: float = 90.0) -> int:
-    """Start the broker unless it already runs; return its pid once it answers clients."""
+def start(s: StackSettings, timeout: float = 90.0, extra: Mapping[str, str] | None = None) -> int:
+    """Start the broker unless it already runs; return its pid once it answers clients.
+
+    ``extra``: more ``server.properties`` lines (tests start brokers with an authorizer).
+    """
     pid = running_pid(s)
     if pid is None:
         if processes.port_open(s.kafka_port):
@@ -175,7 +180,7 @@ def start(s: StackSettings, timeout: float = 90.0) -> int:
                 f"port {s.kafka_port} is taken by another process; set VH_KAFKA_PORT to a free port"
             )
         lib = ensure_jars(s)
-        config = _write_config(s)
+        config = _write_config(s, extra or {})
         _format_storage(s, lib, config)
         pid = processes.spawn(_java(s, lib, MAIN_CLASS, str(config)), log_file(s), pid_file(s))
     processes.wait_until(

@@ -87,3 +87,88 @@ def _no_metrics() -> Any:
     from ingest.metrics import NoMetrics
 
     return NoMetrics()
+
+
+@pytest.mark.faults
+def test_a_dlq_topic_this_worker_may_not_write_is_refused_at_start(
+    ingest_config: IngestConfig, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A private broker with Kafka's StandardAuthorizer: everything allowed where no ACL
+    exists; the DLQ topic readable and describable (ACLs exist for it, so only what they
+    allow is) by the (anonymous) plaintext principal, and its WRITE denied."""
+    from kafka.admin import (
+        ACL,
+        ACLOperation,
+        ACLPermissionType,
+        ResourcePattern,
+        ResourceType,
+    )
+
+    from deploy.local import kafka as local_kafka
+    from deploy.local.settings import StackSettings
+    from tests.faults.conftest import free_port
+
+    shared = StackSettings.from_env()
+    stack = StackSettings.from_env(
+        {
+            "VH_VAR_DIR": str(tmp_path_factory.mktemp("acl-broker")),
+            "VH_CACHE_DIR": str(shared.cache_dir),
+            "VH_KAFKA_PORT": str(free_port()),
+            "VH_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "VH_KAFKA_HEAP": "512m",
+        }
+    )
+    authorizer = {
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "true",
+    }
+    try:
+        local_kafka.start(stack, extra=authorizer)
+        boot = stack.kafka_bootstrap
+        config = replace(ingest_config, kafka_bootstrap=boot)
+        admin = KafkaAdminClient(bootstrap_servers=boot)
+        try:
+            admin.create_topics([NewTopic(config.topic, 1, 1), NewTopic(config.dlq_topic, 1, 1)])
+            dlq = ResourcePattern(ResourceType.TOPIC, config.dlq_topic)
+            acls = [
+                ACL("User:ANONYMOUS", "*", operation, permission, dlq)
+                for operation, permission in (
+                    (ACLOperation.DESCRIBE, ACLPermissionType.ALLOW),
+                    (ACLOperation.READ, ACLPermissionType.ALLOW),
+                    (ACLOperation.WRITE, ACLPermissionType.DENY),
+                )
+            ]
+            assert not admin.create_acls(acls)["failed"]
+        finally:
+            admin.close()
+        with (
+            pytest.raises(NotReady, match="may not write to dead-letter topic"),
+            open_worker(config, ENRICH, _no_metrics()),
+        ):
+            pass
+    finally:
+        local_kafka.stop(stack)
+
+
+def test_a_topic_created_again_has_a_new_id_for_the_insert_tokens(kafka_bootstrap: str) -> None:
+    from kafka import KafkaConsumer
+
+    from ingest.kafka_clients import topic_id
+
+    name = f"vh-test-incarnation-{time.time_ns()}"
+    ids = []
+    for _ in range(2):
+        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        try:
+            admin.create_topics([NewTopic(name, 1, 1)])
+            consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+            try:
+                consumer.topics()
+                ids.append(topic_id(consumer, name))
+            finally:
+                consumer.close()
+            admin.delete_topics([name])
+        finally:
+            admin.close()
+        time.sleep(1)  # deletion completes asynchronously
+    assert ids[0] and ids[1] and ids[0] != ids[1]
