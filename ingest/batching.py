@@ -1,14 +1,16 @@
-"""Per-partition batch accumulation by size and age, with an injected clock. Pure, no I/O.
+"""Per-partition batches, cut by size and age with an injected clock. Pure, no I/O.
 
 Batches are cut per Kafka partition so that each covers one contiguous offset range: its commit
 is "last offset + 1" and its insert deduplication token names exactly that range, so a retried
 batch carries the same token. A batch counts messages, not rows: dead letters and erased visits
-take no row but their offsets are covered by the batch's commit all the same.
+take no row but their offsets are covered by the batch's commit all the same. Each partition's
+open batch lives in its :class:`~ingest.partitions.PartitionState`; :class:`BatchPolicy` says
+when batches are due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingest.rows import Row
@@ -38,6 +40,22 @@ class Batch:
         """The offset to commit once this batch is stored: the next message to read."""
         return self.last_offset + 1
 
+    def add(self, offset: int, row: Row | None) -> None:
+        """Record message ``offset`` (``row`` None: it gave no row).
+
+        Raises:
+            ValueError: ``offset`` does not follow the last offset (a bug: a batch must be
+                dropped before its partition is rewound).
+        """
+        if offset <= self.last_offset:
+            raise ValueError(
+                f"{self.topic}[{self.partition}] offset {offset} <= {self.last_offset}"
+            )
+        self.last_offset = offset
+        self.messages += 1
+        if row is not None:
+            self.rows.append(row)
+
     def dedup_token(self, incarnation: str | None = None) -> str:
         """Deterministic insert deduplication token: the same range gives the same token.
 
@@ -51,8 +69,8 @@ class Batch:
         return f"{topic}-{self.partition}-{self.first_offset}-{self.last_offset}"
 
 
-class Batcher:
-    """Open batches, one per partition; says which are due by size (messages) or age.
+class BatchPolicy:
+    """When batches are due: by size (messages) or by the age of their first message.
 
     Args:
         max_messages: a batch is due once it holds this many messages.
@@ -65,66 +83,32 @@ class Batcher:
             raise ValueError("max_messages must be >= 1")
         self.max_messages = max_messages
         self.max_seconds = max_seconds
-        self._clock = clock
-        self._open: dict[PartitionKey, Batch] = {}
+        self.clock = clock
 
-    def add(self, topic: str, partition: int, offset: int, row: Row | None) -> Batch:
-        """Record message ``offset`` (``row`` None: it gave no row). Returns its batch.
+    def start(self, topic: str, partition: int, offset: int) -> Batch:
+        """An empty batch whose first message will be ``offset``, started now."""
+        return Batch(topic, partition, offset, offset - 1, self.clock())
 
-        Raises:
-            ValueError: ``offset`` does not follow the batch's last offset (a bug: the caller
-                must take or drop a batch before seeking its partition).
-        """
-        key = (topic, partition)
-        batch = self._open.get(key)
-        if batch is None:
-            batch = Batch(topic, partition, offset, offset - 1, self._clock())
-            self._open[key] = batch
-        elif offset <= batch.last_offset:
-            raise ValueError(f"{topic}[{partition}] offset {offset} <= {batch.last_offset}")
-        batch.last_offset = offset
-        batch.messages += 1
-        if row is not None:
-            batch.rows.append(row)
-        return batch
+    def is_full(self, batch: Batch) -> bool:
+        return batch.messages >= self.max_messages
 
-    def is_full(self, key: PartitionKey) -> bool:
-        batch = self._open.get(key)
-        return batch is not None and batch.messages >= self.max_messages
-
-    def due(self) -> list[PartitionKey]:
-        """Partitions whose batch is full or old enough, oldest first."""
-        now = self._clock()
+    def due(self, batches: Iterable[Batch]) -> list[Batch]:
+        """The batches that are full or old enough, oldest first."""
+        now = self.clock()
         ready = [
             b
-            for b in self._open.values()
+            for b in batches
             if b.messages >= self.max_messages or now - b.started_at >= self.max_seconds
         ]
-        return [b.key for b in sorted(ready, key=lambda b: b.started_at)]
+        return sorted(ready, key=lambda b: b.started_at)
 
-    def seconds_until_due(self) -> float | None:
-        """Seconds until the oldest open batch is due by age (0 if one is already due), or
-        None when no batch is open."""
-        if not self._open:
+    def seconds_until_due(self, batches: Iterable[Batch]) -> float | None:
+        """Seconds until the oldest batch is due by age (0 if one is already due), or None
+        when there is no batch."""
+        batches = list(batches)
+        if not batches:
             return None
-        if any(b.messages >= self.max_messages for b in self._open.values()):
+        if any(b.messages >= self.max_messages for b in batches):
             return 0.0
-        oldest = min(b.started_at for b in self._open.values())
-        return max(oldest + self.max_seconds - self._clock(), 0.0)
-
-    def get(self, key: PartitionKey) -> Batch | None:
-        return self._open.get(key)
-
-    def take(self, key: PartitionKey) -> Batch | None:
-        """Remove and return the partition's batch (None when it has none)."""
-        return self._open.pop(key, None)
-
-    def open_partitions(self) -> Iterator[PartitionKey]:
-        """Partitions with an open batch (a snapshot: safe to take batches meanwhile)."""
-        return iter(list(self._open))
-
-    def rows_pending(self) -> int:
-        return sum(len(b.rows) for b in self._open.values())
-
-    def __len__(self) -> int:
-        return len(self._open)
+        oldest = min(b.started_at for b in batches)
+        return max(oldest + self.max_seconds - self.clock(), 0.0)

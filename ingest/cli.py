@@ -45,7 +45,7 @@ def _migrate(config: IngestConfig, _args: argparse.Namespace) -> int:
 
 
 def _worker(config: IngestConfig, _args: argparse.Namespace) -> int:
-    from ingest.worker import open_worker
+    from ingest.assembly import open_worker
 
     metrics: Metrics = NoMetrics()
     if config.metrics_port:
@@ -139,14 +139,10 @@ def _retention(config: IngestConfig, _args: argparse.Namespace) -> int:
 
 
 def _visitors(config: IngestConfig, args: argparse.Namespace) -> int:
-    # Reads the per-visitor summary (a few rows), never the visits table: cheap on any size.
+    from ingest import statements
+
     with ClickHouseWriter.from_config(config) as writer:
-        rows = writer.execute(
-            f"SELECT visitor_id, uniqMerge(visits) AS n, maxMerge(last_seen) AS last "
-            f"FROM {writer.database}.visitor_summary WHERE tenant = %(tenant)s "
-            "GROUP BY visitor_id ORDER BY n DESC, visitor_id LIMIT %(limit)s",
-            {"tenant": args.tenant, "limit": args.limit},
-        )
+        rows = writer.run(statements.top_visitors(writer.database, args.tenant, args.limit))
     for visitor_id, visits, last_ms in rows:
         last = datetime.fromtimestamp(last_ms / 1000, UTC).isoformat(timespec="seconds")
         print(f"{visitor_id}\t{visits}\t{last}")

@@ -36,20 +36,12 @@ Erasure = tuple[str, str]  # (tenant, visitor_id)
 FIRST_LOAD_CHECK_MS: Final = 24 * 3600 * 1000
 
 
-def erasures_query(database: str) -> str:
-    """SQL of the snapshot: (tenant, visitor_id, max erased_at_ms) per erased visitor."""
-    return (
-        f"SELECT tenant, visitor_id, max(erased_at_ms) FROM {database}.erasures "
-        "GROUP BY tenant, visitor_id"
-    )
-
-
 class ErasureView:
     """The latest erasure instant per (tenant, visitor), refreshed at most every few seconds.
 
     Args:
         fetch: returns (tenant, visitor_id, erased_at_ms) rows, e.g. running
-            :func:`erasures_query`; may raise (the caller treats that as ClickHouse failing).
+            ``statements.erasures``; may raise (the caller treats that as ClickHouse failing).
         refresh_seconds: how stale the snapshot may get (0: refresh on every call).
         clock: monotonic seconds.
         wall_ms: epoch milliseconds (which erasures are recent at the first load).

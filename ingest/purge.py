@@ -20,10 +20,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final
 
+from ingest import statements
 from ingest.erasures import ErasureView
 from ingest.errors import ClickHouseUnavailable
 from ingest.metrics import Metrics, NoMetrics
-from schemas.clickhouse import statements
+from schemas.clickhouse import statements as shared
 
 logger = logging.getLogger(__name__)
 
@@ -80,22 +81,16 @@ class SlipPurge:
     def _round(self) -> None:
         batch = dict(list(self._erasures.unchecked.items())[:PER_TICK])
         latest_s = max(batch.values()) // 1000 + MUTATION_GRACE_S
-        pending = self._execute(
-            "SELECT count() FROM system.mutations WHERE database = %(db)s"
-            " AND table = 'visits' AND is_done = 0 AND create_time <= toDateTime(%(until)s)",
-            {"db": self._db, "until": latest_s},
-        )
+        running = statements.visits_mutations_pending(self._db, latest_s)
+        pending = self._execute(running.sql, running.params)
         if pending and int(pending[0][0]):
             return  # the erasures' own mutations still run: what remains now is not yet known
         purged = 0
         for (tenant, visitor), at in batch.items():
-            found = self._execute(
-                f"SELECT count() FROM {self._db}.visits WHERE tenant = %(tenant)s"
-                " AND visitor_id = %(visitor)s AND timestamp_ms <= %(at)s",
-                {"tenant": tenant, "visitor": visitor, "at": at},
-            )
+            left = statements.erased_visits_left(self._db, tenant, visitor, at)
+            found = self._execute(left.sql, left.params)
             if found and int(found[0][0]):
-                for statement in statements.delete_erased(self._db, tenant, visitor, at):
+                for statement in shared.delete_erased(self._db, tenant, visitor, at):
                     self._execute(statement.sql, statement.params)
                 purged += 1
                 logger.info(

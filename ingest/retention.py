@@ -10,25 +10,17 @@ wholly before the cutoff, so a visit is kept at least N days and at most N days 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ingest import statements
 from ingest.writer import ClickHouseWriter
 
 logger = logging.getLogger(__name__)
 
-# The writer's execute, or any `execute(sql) -> rows` (chdb in tests): no bound parameters,
-# so the database name is checked to be a plain identifier before it is spliced in.
-Execute = Callable[[str], Sequence[Sequence[Any]]]
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-
-
-def _checked(database: str) -> str:
-    if not _IDENT.match(database):
-        raise ValueError(f"database name {database!r} must be a plain identifier")
-    return database
+# The writer's execute, or any `execute(sql, params) -> rows` (chdb in tests).
+Execute = Callable[[str, Mapping[str, Any] | None], Sequence[Sequence[Any]]]
 
 
 def partitions_to_drop(partitions: Iterable[str], days: int, now: datetime) -> list[str]:
@@ -54,21 +46,17 @@ def apply_ttl(execute: Execute, database: str, days: int) -> str:
     Raises:
         ClickHouseUnavailable: a statement failed (from the writer's execute).
     """
-    db = _checked(database)
-    engine_full = str(
-        execute(
-            f"SELECT engine_full FROM system.tables WHERE database = '{db}' AND name = 'visits'"
-        )[0][0]
-    )
+    engine = statements.visits_engine(database)
+    engine_full = str(execute(engine.sql, engine.params)[0][0])
     has_ttl = " TTL " in f" {engine_full} "
     if days == 0:
         if not has_ttl:
             return "no TTL (keep forever)"
-        execute(f"ALTER TABLE {db}.visits REMOVE TTL")
+        execute(statements.set_visits_ttl(database, 0), None)
         return "TTL removed (keep forever)"
     if _ttl_clause(days) in engine_full:
         return f"TTL already {days} days"
-    execute(f"ALTER TABLE {db}.visits MODIFY TTL toDateTime(time) + INTERVAL {int(days)} DAY")
+    execute(statements.set_visits_ttl(database, days), None)
     return f"TTL set to {days} days"
 
 
@@ -78,15 +66,11 @@ def drop_old_partitions(execute: Execute, database: str, days: int, now: datetim
     Raises:
         ClickHouseUnavailable: a statement failed (partitions dropped so far stay dropped).
     """
-    db = _checked(database)
-    rows = execute(
-        "SELECT DISTINCT partition FROM system.parts "
-        f"WHERE database = '{db}' AND table = 'visits' AND active"
-    )
+    parts = statements.visits_partitions(database)
+    rows = execute(parts.sql, parts.params)
     dropped = []
     for partition in partitions_to_drop((str(r[0]) for r in rows), days, now):
-        # The id is all digits (checked above): safe to splice as the partition literal.
-        execute(f"ALTER TABLE {db}.visits DROP PARTITION {partition}")
+        execute(statements.drop_visits_partition(database, partition), None)
         logger.info("retention dropped partition", extra={"partition": partition, "days": days})
         dropped.append(partition)
     return dropped

@@ -1,9 +1,10 @@
 """Enriched visit + Kafka coordinates -> one row of the ``visits`` table. Pure, no I/O.
 
-The column order is :data:`COLUMNS`, the order of ``schemas/clickhouse/001_visits.sql``; the
-writer inserts columnar (one list per column, see :func:`to_columns`). Building the same visit
-with the same coordinates and ``ingested_at`` gives the same row, always: that is what lets a
-redelivered message collapse onto its first copy in the ReplacingMergeTree.
+The column order is :data:`COLUMNS` (``schemas.clickhouse.tables.VISITS``, the order of
+``schemas/clickhouse/001_visits.sql``); the writer inserts columnar (one list per column, see
+:func:`to_columns`). Building the same visit with the same coordinates and ``ingested_at``
+gives the same row, always: that is what lets a redelivered message collapse onto its first
+copy in the ReplacingMergeTree.
 """
 
 from __future__ import annotations
@@ -17,16 +18,11 @@ from typing import Any, Final
 
 import msgspec
 
+from schemas.clickhouse.tables import VISITS
 from schemas.visit import EnrichedVisit, Subdivision
 
-COLUMNS: Final = (
-    "tenant", "visitor_id", "timestamp_ms", "request_id", "time", "url", "ip", "incognito",
-    "linked_id", "tag", "bot_probability", "browser_name", "browser_major_version",
-    "browser_full_version", "os", "os_version", "device", "user_agent", "has_location",
-    "accuracy_radius", "latitude", "longitude", "postal_code", "timezone", "city_name",
-    "continent_code", "continent_name", "country_code", "country_name", "subdivision_iso_codes",
-    "subdivision_names", "ingested_at", "kafka_topic", "kafka_partition", "kafka_offset",
-)  # fmt: skip
+#: The ``visits`` columns, in the order rows are built and inserted.
+COLUMNS: Final = VISITS.columns
 
 # Positions the worker reads back (erasure filter) without a dict per row.
 TENANT, VISITOR_ID, TIMESTAMP_MS, REQUEST_ID = 0, 1, 2, 3

@@ -9,21 +9,21 @@ connection so the next call reconnects; the *caller* decides when to retry (see
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from clickhouse_driver import Client
 
+from ingest import statements
 from ingest.config import IngestConfig
 from ingest.errors import ClickHouseUnavailable
-from ingest.rows import COLUMNS, Row, to_columns
+from ingest.rows import Row, to_columns
 from schemas.clickhouse.migrations import ServerFeatures
+from schemas.clickhouse.statements import Statement
+from schemas.clickhouse.tables import identifier
 
 logger = logging.getLogger(__name__)
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 # Monthly partitions between 2000-01 (the oldest timestamp accepted) and well past now.
@@ -52,8 +52,7 @@ class ClickHouseWriter:
         connect_timeout: float = 3.0,
         send_receive_timeout: float = 60.0,
     ) -> None:
-        if not _IDENT.match(database):
-            raise ValueError(f"database name {database!r} must be a plain identifier")
+        identifier(database)
         self.endpoint = f"{host}:{port}"
         self.database = database
         self._client = Client(
@@ -66,7 +65,7 @@ class ClickHouseWriter:
             send_receive_timeout=send_receive_timeout,
         )
         self._features: ServerFeatures | None = None
-        self._insert_sql = f"INSERT INTO {database}.visits ({', '.join(COLUMNS)}) VALUES"
+        self._insert_sql = statements.insert_visits(database)
 
     @classmethod
     def from_config(cls, config: IngestConfig) -> ClickHouseWriter:
@@ -89,6 +88,10 @@ class ClickHouseWriter:
         except Exception as exc:
             self._client.disconnect()
             raise ClickHouseUnavailable(self.endpoint, exc) from exc
+
+    def run(self, statement: Statement) -> list[tuple[Any, ...]]:
+        """:meth:`execute` of a statement (``ingest.statements``)."""
+        return self.execute(statement.sql, statement.params)
 
     def features(self) -> ServerFeatures:
         """What the server supports (asked once per writer, from ``version()``)."""

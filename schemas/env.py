@@ -9,10 +9,11 @@ Pure: the caller passes the environment (``os.environ`` in entry points, a dict 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
+
+from schemas.clickhouse.tables import IDENTIFIER
 
 #: Builds the exception to raise from (variable name, value as given, reason).
 Error = Callable[[str, str, str], Exception]
@@ -29,8 +30,6 @@ class SettingError(Exception):
         self.reason = reason
 
 
-# Spliced into SQL text (a database name cannot be a bound parameter), so nothing but this.
-_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _ON: Final = frozenset({"on", "true", "1", "yes"})
 _OFF: Final = frozenset({"off", "false", "0", "no"})
 
@@ -106,7 +105,7 @@ def switch(environ: Mapping[str, str], name: str, default: bool, *, error: Error
 def identifier(environ: Mapping[str, str], name: str, default: str, *, error: Error) -> str:
     """A plain SQL identifier (letters, digits, ``_``; at most 64), such as a database name."""
     value = text(environ, name, default)
-    if not _IDENTIFIER.fullmatch(value):
+    if not IDENTIFIER.fullmatch(value):
         raise error(name, value, "must be a plain identifier (letters, digits, _)")
     return value
 

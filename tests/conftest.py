@@ -175,9 +175,14 @@ class ChdbSession:
 
         self._session = session.Session()
 
-    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Run ``sql``; ``params`` are substituted client-side, as clickhouse-driver does."""
         import json
 
+        if params:
+            from clickhouse_driver.util.escape import escape_params
+
+            sql = sql % escape_params(params, None)
         result = self._session.query(sql, "JSONCompact")
         text = result.bytes()
         if not text:

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.clickhouse.tables import identifier
+
 HERE = Path(__file__).resolve().parent
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _REQUIRES = re.compile(r"^--\s*requires:\s*([a-z_]+)\s*$", re.MULTILINE)
 
 Execute = Callable[[str], Sequence[tuple[Any, ...]]]
@@ -120,8 +121,7 @@ def _fill(statement: str, values: dict[str, str], name: str) -> str:
 
 def render(features: ServerFeatures, database: str, directory: Path = HERE) -> list[Migration]:
     """The migrations as statements for this server and database."""
-    if not _IDENT.match(database):
-        raise ValueError(f"database name {database!r} must be a plain identifier")
+    identifier(database)
     values = {**features.placeholders(), "db": database}
     out = []
     for version, name, raw in discover(directory):

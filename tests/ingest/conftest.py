@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from enrich.config import EnrichConfig
+from ingest.assembly import open_worker
 from ingest.config import IngestConfig
-from ingest.consumer import Worker
 from ingest.metrics import RecordingMetrics
-from ingest.worker import open_worker
+from ingest.worker import Worker
 from tests.conftest import ClickHouseEndpoint
 
 ROOT = Path(__file__).parents[2]

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 
 from ingest import dlq
 from ingest.config import IngestConfig
-from ingest.consumer import EXIT_DLQ_GUARD
+from ingest.flow import EXIT_DLQ_GUARD
 from tests.ingest.conftest import (
     API_QUERY,
     NOW_MS,

@@ -10,10 +10,13 @@ from kafka.errors import KafkaConnectionError
 from kafka.structs import MemberState
 
 from ingest import kafka_clients
+from ingest.assembly import assemble
 from ingest.backoff import Backoff
-from ingest.batching import Batcher
-from ingest.consumer import EXIT_OK, Worker
+from ingest.batching import BatchPolicy
+from ingest.dlq_guard import DlqGuard
+from ingest.flow import EXIT_OK
 from ingest.metrics import RecordingMetrics
+from ingest.worker import Worker
 
 
 class ScriptedConsumer:
@@ -54,15 +57,15 @@ def _worker(consumer: ScriptedConsumer, sleeps: list[float]) -> Worker:
         sleeps.append(seconds)
         now[0] += seconds
 
-    worker = Worker(
+    worker = assemble(
         consumer=consumer,
         topic="raw",
         writer=unused,
         dlq=unused,
         processor=unused,
         erasures=unused,
-        guard=unused,
-        batcher=Batcher(100, 0.2, lambda: 0.0),
+        guard=DlqGuard(0.5, 10),
+        policy=BatchPolicy(100, 0.2, lambda: 0.0),
         backoff=Backoff(0.2, 1.0),
         metrics=RecordingMetrics(),
         clock=lambda: now[0],

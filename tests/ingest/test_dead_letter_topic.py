@@ -14,9 +14,9 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
+from ingest.assembly import NotReady, open_worker
 from ingest.config import IngestConfig
-from ingest.consumer import EXIT_DLQ_UNWRITABLE
-from ingest.worker import NotReady, open_worker
+from ingest.flow import EXIT_DLQ_UNWRITABLE
 from tests.ingest.conftest import ENRICH, RunningWorker, committed, produce, raw_event
 
 ROOT = Path(__file__).parents[2]

@@ -10,14 +10,16 @@ from typing import Any
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from ingest.assembly import assemble
 from ingest.backoff import Backoff
-from ingest.batching import Batcher
-from ingest.consumer import EXIT_DLQ_UNWRITABLE, EXIT_OK, Worker
+from ingest.batching import BatchPolicy
 from ingest.dlq import PendingLetter
 from ingest.dlq_guard import DlqGuard
 from ingest.errors import DeadLetterError
+from ingest.flow import EXIT_DLQ_UNWRITABLE, EXIT_OK
 from ingest.metrics import RecordingMetrics
 from ingest.rows import KafkaCoordinates, Row
+from ingest.worker import Worker
 from schemas.raw_event import InvalidEvent
 
 TOPIC = "raw"
@@ -125,15 +127,15 @@ class Erasures:
 
 def _run(consumer: LogConsumer, max_attempts: int) -> tuple[int, RefusingDlq, Writer]:
     queue, writer = RefusingDlq(), Writer()
-    worker = Worker(
+    worker = assemble(
         consumer=consumer,
         topic=TOPIC,
-        writer=writer,  # type: ignore[arg-type]
-        dlq=queue,  # type: ignore[arg-type]
+        writer=writer,
+        dlq=queue,
         processor=Processor(),  # type: ignore[arg-type]
-        erasures=Erasures(),  # type: ignore[arg-type]
+        erasures=Erasures(),
         guard=DlqGuard(1.0, 1000),
-        batcher=Batcher(1000, 0.5, lambda: consumer.now),
+        policy=BatchPolicy(1000, 0.5, lambda: consumer.now),
         backoff=Backoff(0.5, 0.5),
         metrics=RecordingMetrics(),
         clock=lambda: consumer.now,

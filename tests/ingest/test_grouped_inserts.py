@@ -10,13 +10,15 @@ from typing import Any
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from ingest.assembly import assemble
 from ingest.backoff import Backoff
-from ingest.batching import Batcher
-from ingest.consumer import EXIT_OK, Worker
+from ingest.batching import BatchPolicy
 from ingest.dlq_guard import DlqGuard
 from ingest.errors import ClickHouseUnavailable
+from ingest.flow import EXIT_OK
 from ingest.metrics import RecordingMetrics
 from ingest.rows import KafkaCoordinates, Row
+from ingest.worker import Worker
 
 TOPIC = "raw"
 
@@ -133,15 +135,15 @@ def _run(
     clock = Clock()
     consumer = ScriptedConsumer(script, clock, step=0.3)
     consumer.revoke_at = dict(revoke_at or {})
-    worker = Worker(
+    worker = assemble(
         consumer=consumer,
         topic=TOPIC,
-        writer=writer,  # type: ignore[arg-type]
+        writer=writer,
         dlq=Dlq(),  # type: ignore[arg-type]
         processor=Processor(),  # type: ignore[arg-type]
-        erasures=Erasures(),  # type: ignore[arg-type]
+        erasures=Erasures(),
         guard=DlqGuard(0.5, 1000),
-        batcher=Batcher(1000, 1.0, clock),
+        policy=BatchPolicy(1000, 1.0, clock),
         backoff=Backoff(0.2, 0.2),
         metrics=RecordingMetrics(),
         clock=clock,

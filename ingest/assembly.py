@@ -1,0 +1,209 @@
+"""Builds a :class:`~ingest.worker.Worker` from configuration and owns its resources.
+
+:func:`open_worker` opens what the worker needs (ClickHouse, Kafka, GeoIP), checks it, and
+hands the pieces to :func:`assemble`, which only wires constructors together; tests call
+:func:`assemble` with doubles of the edges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from enrich.config import EnrichConfig
+from enrich.enricher import Enricher
+from ingest import statements
+from ingest.backoff import Backoff
+from ingest.batching import BatchPolicy
+from ingest.config import IngestConfig
+from ingest.dlq import DEFAULT_MAX_MESSAGE_BYTES, DeadLetterQueue, check_topic
+from ingest.dlq_guard import DlqGuard
+from ingest.erasures import ErasureView
+from ingest.errors import ClickHouseUnavailable, IngestError
+from ingest.flow import Flow
+from ingest.kafka_clients import (
+    describe_topic,
+    make_consumer,
+    make_producer,
+    record_size,
+    topic_id,
+)
+from ingest.metrics import Metrics, NoMetrics
+from ingest.partitions import Partitions
+from ingest.processor import Enrich, NoEnrichment, VisitProcessor
+from ingest.purge import SlipPurge
+from ingest.recovery import Recovery
+from ingest.retention import RetentionSchedule
+from ingest.store import Erasures, Letters, Store, Writer
+from ingest.worker import ConsumerControl, Worker
+from ingest.writer import ClickHouseWriter
+
+# A send to a topic whose metadata is missing blocks this long (kafka-python's default is
+# 60 s per send); the start-up check makes a missing topic an error long before.
+_DLQ_MAX_BLOCK_MS = 10_000
+
+
+class NotReady(IngestError):
+    """A service the worker needs is missing; the message says what to run."""
+
+
+def check_clickhouse(writer: ClickHouseWriter) -> None:
+    """Raise :class:`NotReady` unless ClickHouse answers and ``visits`` exists."""
+    try:
+        writer.features()
+        found = writer.run(statements.table_exists(writer.database, "visits"))
+    except ClickHouseUnavailable as exc:
+        raise NotReady(
+            f"ClickHouse at {writer.endpoint} is not reachable: run `make up` ({exc.cause})"
+        ) from exc
+    if not found or not found[0][0]:
+        raise NotReady(
+            f"database {writer.database!r} at {writer.endpoint} has no visits "
+            "table: run `vh migrate`"
+        )
+
+
+def assemble(
+    *,
+    consumer: Any,
+    topic: str,
+    writer: Writer,
+    dlq: DeadLetterQueue | Letters,
+    processor: VisitProcessor,
+    erasures: Erasures,
+    guard: DlqGuard,
+    policy: BatchPolicy,
+    backoff: Backoff,
+    metrics: Metrics | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    housekeeping: Callable[[], None] = lambda: None,
+    sleep: Callable[[float], None] = time.sleep,
+    dlq_max_attempts: int = 10,
+) -> Worker:
+    """Wire a worker from its parts (no I/O of its own)."""
+    metrics = metrics or NoMetrics()
+
+    def incarnation(name: str) -> str | None:
+        try:
+            return topic_id(consumer, name)
+        except Exception:  # a consumer double without metadata: the name alone
+            return None
+
+    control = ConsumerControl(consumer)
+    partitions = Partitions(guard.new_window)
+    flow = Flow(
+        control=control,
+        processor=processor,
+        dlq=dlq,  # type: ignore[arg-type]
+        store=Store(writer, dlq, erasures, incarnation, clock),
+        policy=policy,
+        guard=guard,
+        recovery=Recovery(
+            control=control,
+            partitions=partitions,
+            backoff=backoff,
+            metrics=metrics,
+            clock=clock,
+            dlq_topic=getattr(dlq, "topic", "?"),
+            dlq_max_attempts=dlq_max_attempts,
+        ),
+        partitions=partitions,
+        metrics=metrics,
+        wall_ms=wall_ms,
+    )
+    return Worker(
+        consumer=consumer,
+        topic=topic,
+        flow=flow,
+        # Separate from ``backoff`` (inserts): Kafka and ClickHouse fail independently.
+        kafka_backoff=Backoff(backoff.initial_s, backoff.max_s),
+        metrics=metrics,
+        clock=clock,
+        housekeeping=housekeeping,
+        sleep=sleep,
+    )
+
+
+@contextmanager
+def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) -> Iterator[Worker]:
+    """A ready worker; its ClickHouse connection, producer and GeoIP reader close on exit.
+
+    Raises:
+        NotReady: ClickHouse or Kafka unreachable, the schema not migrated, or the DLQ topic
+            unable to take letters (missing, not writable, too small).
+        GeoIpDatabaseError: the configured GeoIP database is unusable.
+    """
+    with ExitStack() as stack:
+        writer = stack.enter_context(ClickHouseWriter.from_config(config))
+        check_clickhouse(writer)
+        enricher: Enrich = (
+            stack.enter_context(Enricher.from_config(enrich)) if enrich.enabled else NoEnrichment()
+        )
+        try:
+            producer = make_producer(
+                config, client_id="vh-ingest-dlq", max_block_ms=_DLQ_MAX_BLOCK_MS
+            )
+            consumer = make_consumer(config)
+            dlq_state = describe_topic(config.kafka_bootstrap, config.dlq_topic)
+        except Exception as exc:
+            raise NotReady(
+                f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` ({exc})"
+            ) from exc
+        stack.callback(producer.close)
+        # A DLQ that can never take a letter would stall its partitions later: refuse now.
+        problem = check_topic(config.dlq_topic, dlq_state, config.kafka_bootstrap)
+        if problem is not None:
+            consumer.close(autocommit=False)
+            raise NotReady(problem)
+        dlq = DeadLetterQueue(
+            producer,
+            config.dlq_topic,
+            max_record_bytes=dlq_state.max_record_bytes or DEFAULT_MAX_MESSAGE_BYTES,
+            record_size=record_size,
+        )
+        clock = time.monotonic
+        erasures = ErasureView(
+            lambda: writer.execute(statements.erasures(writer.database)),
+            config.erasure_refresh_seconds,
+            clock,
+            lambda: time.time_ns() // 1_000_000,
+        )
+        retention = RetentionSchedule(
+            writer,
+            config.retention_days,
+            config.retention_check_seconds,
+            clock,
+            lambda: datetime.now(UTC),
+        )
+        purge = SlipPurge(
+            writer.execute,
+            writer.database,
+            erasures,
+            max(config.erasure_refresh_seconds, 1.0),
+            clock,
+            metrics,
+        )
+
+        def housekeeping() -> None:
+            retention.tick()
+            purge.tick()
+
+        yield assemble(
+            consumer=consumer,
+            topic=config.topic,
+            writer=writer,
+            dlq=dlq,
+            processor=VisitProcessor(enricher, millisecond_time=writer.features().modern_types),
+            erasures=erasures,
+            guard=DlqGuard(config.dlq_max_ratio, config.dlq_window),
+            policy=BatchPolicy(config.batch_max_rows, config.batch_max_seconds, clock),
+            backoff=Backoff(config.retry_initial_seconds, config.retry_max_seconds),
+            metrics=metrics,
+            clock=clock,
+            housekeeping=housekeeping,
+            dlq_max_attempts=config.dlq_max_attempts,
+        )

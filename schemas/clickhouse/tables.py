@@ -1,0 +1,76 @@
+"""The ClickHouse vocabulary: the tables, their columns, and which names may be spliced into
+SQL. Pure. The DDL is in the numbered migrations beside this module (what analysts read);
+``tests/schemas/test_tables.py`` holds it to these lists on 18.16 and on the current engine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+#: A plain identifier: the only text (a database or table name) ever spliced into SQL, since
+#: a name cannot be a bound parameter.
+IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def identifier(name: str) -> str:
+    """``name`` if it is a plain identifier (letters, digits, ``_``; at most 64).
+
+    Raises:
+        ValueError: it is not.
+    """
+    if not IDENTIFIER.fullmatch(name):
+        raise ValueError(f"name {name!r} must be a plain identifier (letters, digits, _)")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table's name and its columns, in DDL order."""
+
+    name: str
+    columns: tuple[str, ...]
+
+    def column_list(self) -> str:
+        return ", ".join(self.columns)
+
+
+VISITS: Final = Table(
+    "visits",
+    (
+        "tenant", "visitor_id", "timestamp_ms", "request_id", "time", "url", "ip", "incognito",
+        "linked_id", "tag", "bot_probability", "browser_name", "browser_major_version",
+        "browser_full_version", "os", "os_version", "device", "user_agent", "has_location",
+        "accuracy_radius", "latitude", "longitude", "postal_code", "timezone", "city_name",
+        "continent_code", "continent_name", "country_code", "country_name",
+        "subdivision_iso_codes", "subdivision_names", "ingested_at", "kafka_topic",
+        "kafka_partition", "kafka_offset",
+    ),
+)  # fmt: skip
+VISITOR_SUMMARY: Final = Table(
+    "visitor_summary", ("tenant", "visitor_id", "first_seen", "last_seen", "visits")
+)
+VISITOR_SUMMARY_GLOBAL: Final = Table(
+    "visitor_summary_global", ("visitor_id", "first_seen", "last_seen")
+)
+ERASURES: Final = Table("erasures", ("tenant", "visitor_id", "erased_at_ms", "requested_at"))
+API_TOKENS: Final = Table(
+    "api_tokens",
+    ("token_id", "tenant", "token_hash", "name", "created_at", "revoked", "version"),
+)
+REQUEST_INDEX: Final = Table(
+    "request_index", ("tenant", "request_id", "visitor_id", "timestamp_ms")
+)
+SCHEMA_MIGRATIONS: Final = Table("schema_migrations", ("version", "name", "checksum", "applied_at"))
+
+#: Every table the migrations create (materialized views aside).
+TABLES: Final = (
+    VISITS,
+    VISITOR_SUMMARY,
+    VISITOR_SUMMARY_GLOBAL,
+    ERASURES,
+    API_TOKENS,
+    REQUEST_INDEX,
+    SCHEMA_MIGRATIONS,
+)
