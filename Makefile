@@ -8,18 +8,31 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status run migrate test test-fast bench bench-quick soak wrk lint check clean
+.PHONY: help setup lock up down status run migrate test test-fast bench bench-quick soak wrk lint check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Installs are pinned by constraints.txt (every package, resolved once by `make lock`), so a
+# fresh clone gets the versions the tests and benchmarks ran with; pyproject.toml keeps the
+# ranges the code supports.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
-setup: $(STAMP) ## create .venv and install the project with its dev tools
+setup: $(STAMP) ## create .venv and install the project with its dev tools (pinned)
+
+lock: ## re-resolve the newest versions pyproject.toml allows into constraints.txt
+	rm -rf var/lock-venv
+	$(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/python -m pip install -q --upgrade pip
+	var/lock-venv/bin/python -m pip install -q '.[dev]'
+	{ echo "# Resolved by \`make lock\` on $$(date -u +%F) with $$($(PYTHON) --version); installed by make setup."; \
+	  var/lock-venv/bin/python -m pip freeze --exclude visit-history; } > constraints.txt
+	rm -rf var/lock-venv
+	@echo "constraints.txt refreshed: review the diff, run make test, commit it"
 
 up: $(STAMP) ## start Kafka and ClickHouse on loopback (idempotent)
 	$(PY) -m deploy.local up
