@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from types import TracebackType
 
 import msgspec
 
@@ -11,6 +10,7 @@ from enrich.config import EnrichConfig
 from enrich.geo import Clock, GeoIpReader
 from enrich.user_agent import UserAgentParser
 from schemas.raw_event import RawVisit
+from schemas.resources import Closing
 from schemas.visit import BrowserDetails, EnrichedVisit, enriched
 
 
@@ -19,7 +19,7 @@ def _probability(value: float) -> int | float:
     return int(value) if value in (0.0, 1.0) else value
 
 
-class Enricher:
+class Enricher(Closing):
     """Adds ``ipLocation`` and ``browserDetails`` to raw visits. A context manager.
 
     Args:
@@ -73,14 +73,3 @@ class Enricher:
     def close(self) -> None:
         """Release the GeoIP database."""
         self.geo.close()
-
-    def __enter__(self) -> Enricher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -17,13 +17,13 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Final
 
 import maxminddb
 from maxminddb.errors import InvalidDatabaseError
 
 from enrich.errors import GeoIpDatabaseError
+from schemas.resources import Closing
 from schemas.visit import City, Continent, Country, IpLocation, Subdivision
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def open_city_database(path: str) -> tuple[maxminddb.Reader, _Stamp]:
     return reader, stamp
 
 
-class GeoIpReader:
+class GeoIpReader(Closing):
     """Locates IP addresses in a MaxMind City database; a context manager owning the file.
 
     Args:
@@ -225,14 +225,3 @@ class GeoIpReader:
     def close(self) -> None:
         """Release the database file. Lookups afterwards are not allowed."""
         self._reader.close()
-
-    def __enter__(self) -> GeoIpReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from clickhouse_driver import Client
@@ -22,6 +21,7 @@ from ingest.rows import Row, to_columns
 from schemas.clickhouse.migrations import ServerFeatures
 from schemas.clickhouse.statements import Statement
 from schemas.clickhouse.tables import identifier
+from schemas.resources import Closing
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_PARTITIONS_PER_INSERT = 1000
 
 
-class ClickHouseWriter:
+class ClickHouseWriter(Closing):
     """Inserts visit batches and runs the few statements the ingest side needs.
 
     Args:
@@ -132,14 +132,3 @@ class ClickHouseWriter:
 
     def close(self) -> None:
         self._client.disconnect()
-
-    def __enter__(self) -> ClickHouseWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
