@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from enrich.errors import ConfigError
 from schemas import env
+from schemas.env import setting
 
 
 def default_geoip_database() -> str:
@@ -21,24 +23,36 @@ def default_geoip_database() -> str:
 
 @dataclass(frozen=True, slots=True)
 class EnrichConfig:
-    """Settings of :class:`enrich.enricher.Enricher`.
+    """Settings of :class:`enrich.enricher.Enricher` (docs/enrichment.md).
 
-    Attributes:
-        geoip_database: ``VH_GEOIP_DATABASE``, path of a MaxMind City (or GeoLite2-City) mmdb.
-        geoip_cache_size: ``VH_GEOIP_CACHE_SIZE``, IP addresses kept in the location LRU.
-        ua_cache_size: ``VH_UA_CACHE_SIZE``, user-agent strings kept in the parse LRU.
-        geoip_reload_check_seconds: ``VH_GEOIP_RELOAD_CHECK_SECONDS``, how often the database
-            file is stat()ed for replacement; 0 checks on every lookup.
-        enabled: ``VH_ENRICH`` (``on``/``off``). Off, the worker stores visits without
-            ``ipLocation`` and with only the raw user agent in ``browserDetails`` (no GeoIP
-            database is opened): for raw-only pipelines, and the benchmark's baseline (a).
+    ``enabled`` off: the worker stores visits without ``ipLocation`` and with only the raw
+    user agent in ``browserDetails`` (no GeoIP database is opened): for raw-only pipelines,
+    and the benchmark's baseline (a).
     """
 
-    geoip_database: str
-    geoip_cache_size: int = 100_000
-    ua_cache_size: int = 20_000
-    geoip_reload_check_seconds: float = 60.0
-    enabled: bool = True
+    USED_BY: ClassVar[str] = "worker"
+
+    geoip_database: str = setting(
+        "VH_GEOIP_DATABASE",
+        "",
+        "City `.mmdb` (GeoIP2 or GeoLite2); a replaced file is reloaded without a restart",
+        shown="packaged GeoLite2-City",
+    )
+    geoip_cache_size: int = setting(
+        "VH_GEOIP_CACHE_SIZE", 100_000, "IP location cache entries", minimum=1
+    )
+    ua_cache_size: int = setting("VH_UA_CACHE_SIZE", 20_000, "user-agent cache entries", minimum=1)
+    geoip_reload_check_seconds: float = setting(
+        "VH_GEOIP_RELOAD_CHECK_SECONDS",
+        60.0,
+        "how often the database file is checked for replacement; 0 on every lookup",
+        minimum=0.0,
+    )
+    enabled: bool = setting(
+        "VH_ENRICH",
+        True,
+        "`off` stores visits without `ipLocation` and with only the raw user agent",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EnrichConfig:
@@ -47,17 +61,7 @@ class EnrichConfig:
         Raises:
             ConfigError: a set variable is not a valid number, or ``VH_ENRICH`` not on/off.
         """
-        database = env.text(environ, "VH_GEOIP_DATABASE", "") or default_geoip_database()
-        return cls(
-            geoip_database=database,
-            geoip_cache_size=env.integer(
-                environ, "VH_GEOIP_CACHE_SIZE", 100_000, minimum=1, error=ConfigError
-            ),
-            ua_cache_size=env.integer(
-                environ, "VH_UA_CACHE_SIZE", 20_000, minimum=1, error=ConfigError
-            ),
-            geoip_reload_check_seconds=env.number(
-                environ, "VH_GEOIP_RELOAD_CHECK_SECONDS", 60.0, minimum=0.0, error=ConfigError
-            ),
-            enabled=env.switch(environ, "VH_ENRICH", True, error=ConfigError),
-        )
+        config = env.load(cls, environ, error=ConfigError)
+        if not config.geoip_database:
+            config = replace(config, geoip_database=default_geoip_database())
+        return config

@@ -64,7 +64,7 @@ def _worker(config: IngestConfig, _args: argparse.Namespace) -> int:
             extra={
                 "topic": config.topic,
                 "group": config.group,
-                "database": config.clickhouse_database,
+                "database": config.clickhouse.database,
             },
         )
         return worker.run()

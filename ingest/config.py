@@ -1,55 +1,106 @@
-"""Worker settings, read once at start-up from the environment into a frozen object."""
+"""Worker settings, declared once each (``schemas.env.setting``) and read once at start-up."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from ingest.errors import ConfigError
 from schemas import env
-
-# Defaults of the VH_CLICKHOUSE_* fields: one place for the worker and the API (schemas.env).
-_CLICKHOUSE = env.ClickHouseSettings()
+from schemas.env import ClickHouseSettings, nested, setting
 
 
 @dataclass(frozen=True, slots=True)
 class IngestConfig:
-    """Everything the worker, `migrate`, `replay` and `retention` need (docs/ingest.md).
+    """Everything the worker and the ingest commands need (docs/ingest.md). Defaults work
+    against the local stack."""
 
-    Attributes mirror the ``VH_*`` variables; defaults work against the local stack.
-    """
+    USED_BY: ClassVar[str] = "worker"
 
-    kafka_bootstrap: str = "127.0.0.1:19092"
-    topic: str = "visits.raw"
-    dlq_topic: str = "visits.dlq"
-    group: str = "visit-history-ingest"
-    clickhouse_host: str = _CLICKHOUSE.host
-    clickhouse_port: int = _CLICKHOUSE.port
-    clickhouse_user: str = _CLICKHOUSE.user
-    clickhouse_password: str = _CLICKHOUSE.password
-    clickhouse_database: str = _CLICKHOUSE.database
-    # ~1 insert per second per worker at tens of thousands of events per second.
-    batch_max_rows: int = 20_000
-    batch_max_seconds: float = 1.0
-    max_poll_records: int = 5_000
-    metrics_port: int = 9464  # 0: no metrics endpoint
-    dlq_max_ratio: float = 0.5  # >= 1: guard disabled
-    dlq_window: int = 1_000
-    dlq_max_attempts: int = 10  # the same dead letter refused this often: stop (exit 4)
-    retention_days: int = 0  # 0: keep forever
-    retention_check_seconds: float = 3_600.0
-    erasure_refresh_seconds: float = 5.0
-    retry_initial_seconds: float = 0.5
-    retry_max_seconds: float = 30.0
+    kafka_bootstrap: str = setting(
+        "VH_KAFKA_BOOTSTRAP", "127.0.0.1:19092", "Kafka bootstrap servers"
+    )
+    topic: str = setting("VH_KAFKA_TOPIC", "visits.raw", "raw visit topic")
+    dlq_topic: str = setting("VH_KAFKA_DLQ_TOPIC", "visits.dlq", "dead-letter topic")
+    group: str = setting(
+        "VH_KAFKA_GROUP", "visit-history-ingest", "consumer group (`-replay` suffix for replay)"
+    )
+    clickhouse: ClickHouseSettings = nested(ClickHouseSettings)
     # Group membership. A member that dies without leaving (kill -9, power loss) keeps its
     # partitions until the session times out; the broker accepts 6 s to 5 min by default.
-    kafka_session_timeout_ms: int = 30_000
-    kafka_heartbeat_interval_ms: int = 3_000
-    kafka_max_poll_interval_ms: int = 300_000
-
-    @property
-    def clickhouse_endpoint(self) -> str:
-        return f"{self.clickhouse_host}:{self.clickhouse_port}"
+    kafka_session_timeout_ms: int = setting(
+        "VH_KAFKA_SESSION_TIMEOUT_MS",
+        30_000,
+        "group session: how long a crashed member holds its partitions (broker minimum 6000)",
+        minimum=1_000,
+    )
+    # Kafka wants heartbeats well inside the session: default a tenth of it (3 s of 30 s).
+    kafka_heartbeat_interval_ms: int = setting(
+        "VH_KAFKA_HEARTBEAT_INTERVAL_MS",
+        3_000,
+        "heartbeat interval (at most a third of the session)",
+        minimum=100,
+        shown="a tenth of the session",
+    )
+    kafka_max_poll_interval_ms: int = setting(
+        "VH_KAFKA_MAX_POLL_INTERVAL_MS",
+        300_000,
+        "longest gap between polls before eviction; also the rebalance timeout",
+        minimum=1_000,
+    )
+    # ~1 insert per second per worker at tens of thousands of events per second.
+    batch_max_rows: int = setting(
+        "VH_BATCH_MAX_ROWS", 20_000, "messages per partition batch before an insert", minimum=1
+    )
+    batch_max_seconds: float = setting(
+        "VH_BATCH_MAX_SECONDS", 1.0, "age of a batch before an insert", minimum=0.0
+    )
+    max_poll_records: int = setting(
+        "VH_MAX_POLL_RECORDS", 5_000, "messages per poll (bounds memory while paused)", minimum=1
+    )
+    metrics_port: int = setting(
+        "VH_METRICS_PORT", 9464, "Prometheus endpoint of the worker; 0 disables", minimum=0
+    )
+    dlq_max_ratio: float = setting(
+        "VH_DLQ_MAX_RATIO",
+        0.5,
+        "share of dead letters in the window that stops the worker; >= 1 disables",
+        minimum=0.0,
+    )
+    dlq_window: int = setting(
+        "VH_DLQ_WINDOW", 1_000, "recent messages per partition for that ratio", minimum=1
+    )
+    dlq_max_attempts: int = setting(
+        "VH_DLQ_MAX_ATTEMPTS",
+        10,
+        "the same dead letter refused this often: stop (exit 4)",
+        minimum=1,
+    )
+    retention_days: int = setting(
+        "VH_RETENTION_DAYS",
+        0,
+        "keep visits this many days (TTL, or partition drops on old servers); 0 = forever",
+        minimum=0,
+    )
+    retention_check_seconds: float = setting(
+        "VH_RETENTION_CHECK_SECONDS",
+        3_600.0,
+        "how often partitions are dropped on servers without TTL",
+        minimum=1.0,
+    )
+    erasure_refresh_seconds: float = setting(
+        "VH_ERASURE_REFRESH_SECONDS",
+        5.0,
+        "staleness of the worker's erasure snapshot",
+        minimum=0.0,
+    )
+    retry_initial_seconds: float = setting(
+        "VH_RETRY_INITIAL_SECONDS", 0.5, "first insert retry delay cap (full jitter)", minimum=0.0
+    )
+    retry_max_seconds: float = setting(
+        "VH_RETRY_MAX_SECONDS", 30.0, "largest insert retry delay cap", minimum=0.0
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngestConfig:
@@ -58,94 +109,14 @@ class IngestConfig:
         Raises:
             ConfigError: a set variable has an unusable value (names the variable).
         """
-        d = cls()
-        ch = env.clickhouse(environ, error=ConfigError)
-        session_ms = env.integer(
-            environ,
-            "VH_KAFKA_SESSION_TIMEOUT_MS",
-            d.kafka_session_timeout_ms,
-            minimum=1_000,
-            error=ConfigError,
-        )
-        # Kafka wants heartbeats well inside the session: default a tenth of it (3 s of 30 s).
-        heartbeat_ms = env.integer(
-            environ,
-            "VH_KAFKA_HEARTBEAT_INTERVAL_MS",
-            max(session_ms // 10, 100),
-            minimum=100,
-            error=ConfigError,
-        )
-        if heartbeat_ms * 3 > session_ms:
+        config = env.load(cls, environ, error=ConfigError)
+        session_ms = config.kafka_session_timeout_ms
+        if not env.is_set(environ, "VH_KAFKA_HEARTBEAT_INTERVAL_MS"):
+            config = replace(config, kafka_heartbeat_interval_ms=max(session_ms // 10, 100))
+        if config.kafka_heartbeat_interval_ms * 3 > session_ms:
             raise ConfigError(
                 "VH_KAFKA_HEARTBEAT_INTERVAL_MS",
-                str(heartbeat_ms),
+                str(config.kafka_heartbeat_interval_ms),
                 f"must be at most a third of VH_KAFKA_SESSION_TIMEOUT_MS ({session_ms})",
             )
-        return cls(
-            kafka_bootstrap=env.text(environ, "VH_KAFKA_BOOTSTRAP", d.kafka_bootstrap),
-            topic=env.text(environ, "VH_KAFKA_TOPIC", d.topic),
-            dlq_topic=env.text(environ, "VH_KAFKA_DLQ_TOPIC", d.dlq_topic),
-            group=env.text(environ, "VH_KAFKA_GROUP", d.group),
-            clickhouse_host=ch.host,
-            clickhouse_port=ch.port,
-            clickhouse_user=ch.user,
-            clickhouse_password=ch.password,
-            clickhouse_database=ch.database,
-            batch_max_rows=env.integer(
-                environ, "VH_BATCH_MAX_ROWS", d.batch_max_rows, minimum=1, error=ConfigError
-            ),
-            batch_max_seconds=env.number(
-                environ, "VH_BATCH_MAX_SECONDS", d.batch_max_seconds, minimum=0.0, error=ConfigError
-            ),
-            max_poll_records=env.integer(
-                environ, "VH_MAX_POLL_RECORDS", d.max_poll_records, minimum=1, error=ConfigError
-            ),
-            metrics_port=env.integer(
-                environ, "VH_METRICS_PORT", d.metrics_port, minimum=0, error=ConfigError
-            ),
-            dlq_max_ratio=env.number(
-                environ, "VH_DLQ_MAX_RATIO", d.dlq_max_ratio, minimum=0.0, error=ConfigError
-            ),
-            dlq_window=env.integer(
-                environ, "VH_DLQ_WINDOW", d.dlq_window, minimum=1, error=ConfigError
-            ),
-            dlq_max_attempts=env.integer(
-                environ, "VH_DLQ_MAX_ATTEMPTS", d.dlq_max_attempts, minimum=1, error=ConfigError
-            ),
-            retention_days=env.integer(
-                environ, "VH_RETENTION_DAYS", d.retention_days, minimum=0, error=ConfigError
-            ),
-            retention_check_seconds=env.number(
-                environ,
-                "VH_RETENTION_CHECK_SECONDS",
-                d.retention_check_seconds,
-                minimum=1.0,
-                error=ConfigError,
-            ),
-            erasure_refresh_seconds=env.number(
-                environ,
-                "VH_ERASURE_REFRESH_SECONDS",
-                d.erasure_refresh_seconds,
-                minimum=0.0,
-                error=ConfigError,
-            ),
-            retry_initial_seconds=env.number(
-                environ,
-                "VH_RETRY_INITIAL_SECONDS",
-                d.retry_initial_seconds,
-                minimum=0.0,
-                error=ConfigError,
-            ),
-            retry_max_seconds=env.number(
-                environ, "VH_RETRY_MAX_SECONDS", d.retry_max_seconds, minimum=0.0, error=ConfigError
-            ),
-            kafka_session_timeout_ms=session_ms,
-            kafka_heartbeat_interval_ms=heartbeat_ms,
-            kafka_max_poll_interval_ms=env.integer(
-                environ,
-                "VH_KAFKA_MAX_POLL_INTERVAL_MS",
-                d.kafka_max_poll_interval_ms,
-                minimum=1_000,
-                error=ConfigError,
-            ),
-        )
+        return config

@@ -69,13 +69,8 @@ class ClickHouseWriter(Closing):
 
     @classmethod
     def from_config(cls, config: IngestConfig) -> ClickHouseWriter:
-        return cls(
-            config.clickhouse_host,
-            config.clickhouse_port,
-            user=config.clickhouse_user,
-            password=config.clickhouse_password,
-            database=config.clickhouse_database,
-        )
+        ch = config.clickhouse
+        return cls(ch.host, ch.port, user=ch.user, password=ch.password, database=ch.database)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement with bound parameters; return its rows.

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 from schemas import env
+from schemas.env import nested, setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,39 +25,45 @@ class SettingsError(env.SettingError, ValueError):
     """A ``VH_*`` stack setting has an unusable value; names the variable and why."""
 
 
-def _port(environ: Mapping[str, str], name: str, default: int) -> int:
-    return env.port(environ, name, default, error=SettingsError)
-
-
 @dataclass(frozen=True)
 class StackSettings:
-    var_dir: Path
-    cache_dir: Path
-    kafka_port: int
-    kafka_controller_port: int
-    kafka_heap: str
-    clickhouse_port: int
-    clickhouse_http_port: int
-    clickhouse_binary: str
+    """Where the local stack lives and its loopback ports (``make up``, the test fixtures)."""
+
+    USED_BY: ClassVar[str] = "local stack"
+
+    var_dir: Path = setting(
+        "VH_VAR_DIR", REPO_ROOT / "var", "data, logs and pids of the local stack", shown="`var/`"
+    )
+    cache_dir: Path = setting(
+        "VH_CACHE_DIR", REPO_ROOT / "var" / "cache", "the Kafka jars", shown="`var/cache/`"
+    )
+    kafka_port: int = setting("VH_KAFKA_PORT", 19092, "local Kafka's client port", kind="port")
+    kafka_controller_port: int = setting(
+        "VH_KAFKA_CONTROLLER_PORT", 19093, "local Kafka's KRaft controller port", kind="port"
+    )
+    kafka_heap: str = setting("VH_KAFKA_HEAP", "768m", "local Kafka's JVM heap")
+    clickhouse: env.ClickHouseSettings = nested(env.ClickHouseSettings)
+    clickhouse_http_port: int = setting(
+        "VH_CLICKHOUSE_HTTP_PORT", 18123, "local ClickHouse's HTTP port", kind="port"
+    )
+    clickhouse_binary: str = setting(
+        "VH_CLICKHOUSE_BINARY", "/usr/sbin/clickhouse-server", "the ClickHouse server binary"
+    )
 
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
 
+    @property
+    def clickhouse_port(self) -> int:
+        """The local server's native port: ``VH_CLICKHOUSE_PORT``, as clients read it."""
+        return self.clickhouse.port
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
         """Raises SettingsError naming the variable when a port is not a port."""
         source = os.environ if environ is None else environ
-        var_dir = Path(env.text(source, "VH_VAR_DIR", str(REPO_ROOT / "var"))).resolve()
-        return cls(
-            var_dir=var_dir,
-            cache_dir=Path(env.text(source, "VH_CACHE_DIR", str(var_dir / "cache"))).resolve(),
-            kafka_port=_port(source, "VH_KAFKA_PORT", 19092),
-            kafka_controller_port=_port(source, "VH_KAFKA_CONTROLLER_PORT", 19093),
-            kafka_heap=env.text(source, "VH_KAFKA_HEAP", "768m"),
-            clickhouse_port=_port(source, "VH_CLICKHOUSE_PORT", 19000),
-            clickhouse_http_port=_port(source, "VH_CLICKHOUSE_HTTP_PORT", 18123),
-            clickhouse_binary=env.text(
-                source, "VH_CLICKHOUSE_BINARY", "/usr/sbin/clickhouse-server"
-            ),
-        )
+        stack = env.load(cls, source, error=SettingsError)
+        if not env.is_set(source, "VH_CACHE_DIR"):  # follows VH_VAR_DIR unless set
+            stack = replace(stack, cache_dir=stack.var_dir / "cache")
+        return stack

@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     stack = IngestConfig.from_env(os.environ)
     bootstrap, ch_host, ch_port = (
         stack.kafka_bootstrap,
-        stack.clickhouse_host,
-        stack.clickhouse_port,
+        stack.clickhouse.host,
+        stack.clickhouse.port,
     )
     display = Display()
     display.section = "bench"

@@ -61,7 +61,7 @@ def naive(topic: str, group: str, total: int, database: str) -> tuple[int, float
     from enrich.config import EnrichConfig
 
     config = IngestConfig.from_env(os.environ)
-    client = Client(config.clickhouse_host, port=config.clickhouse_port)
+    client = Client(config.clickhouse.host, port=config.clickhouse.port)
     insert = f"INSERT INTO {database}.visits ({', '.join(COLUMNS)}) VALUES"
     reader = geoip2.database.Reader(EnrichConfig.from_env(os.environ).geoip_database)
     consumer = _consumer(topic, group)

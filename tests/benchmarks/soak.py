@@ -143,7 +143,7 @@ def run(stack: IngestConfig, minutes: int, rate: int, status: Callable[[str], No
     """``stack``: where Kafka and ClickHouse are (the ``VH_*`` settings a worker reads)."""
     bootstrap = stack.kafka_bootstrap
     env = bench_ingest.Env(
-        f"soak{uuid.uuid4().hex[:6]}", bootstrap, stack.clickhouse_host, stack.clickhouse_port
+        f"soak{uuid.uuid4().hex[:6]}", bootstrap, stack.clickhouse.host, stack.clickhouse.port
     )
     worker: subprocess.Popen[bytes] | None = None
     log = open(bench_ingest.ROOT / "var" / "soak-worker.log", "wb")  # noqa: SIM115
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--minutes must be at least {WARMUP_MINUTES + 2}")
     signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(143))
     stack = IngestConfig.from_env(os.environ)
-    ch = Client(stack.clickhouse_host, port=stack.clickhouse_port)
+    ch = Client(stack.clickhouse.host, port=stack.clickhouse.port)
     machine = report.Machine.probe(str(ch.execute("SELECT version()")[0][0]))
     ch.disconnect()
     print(f"soak: {args.minutes} min at {args.rate:,} events/s", flush=True)

@@ -17,6 +17,7 @@ from ingest.assembly import open_worker
 from ingest.config import IngestConfig
 from ingest.metrics import RecordingMetrics
 from ingest.worker import Worker
+from schemas.env import ClickHouseSettings
 from tests.conftest import ClickHouseEndpoint
 
 ROOT = Path(__file__).parents[2]
@@ -129,9 +130,7 @@ def quick_worker_config(
             topic=topic,
             dlq_topic=dlq_topic,
             group=f"{topic}-group",
-            clickhouse_host=clickhouse.host,
-            clickhouse_port=clickhouse.port,
-            clickhouse_database=database,
+            clickhouse=ClickHouseSettings(clickhouse.host, clickhouse.port, database=database),
             batch_max_rows=500,
             batch_max_seconds=0.2,
             metrics_port=0,

@@ -160,7 +160,7 @@ def test_worker_rides_out_a_broker_restart(
     wait_until(caught_up, timeout=120, what="every message committed")
     assert handle.thread.is_alive()
     assert handle.stop() == 0
-    db = config.clickhouse_database
+    db = config.clickhouse.database
     assert set(request_ids(ch_client, db)) == set(first + second)
     page = ch_client.execute(
         API_QUERY.format(db=db),

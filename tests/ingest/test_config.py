@@ -17,8 +17,8 @@ def test_defaults_match_the_local_stack() -> None:
         "visits.dlq",
         "visit-history-ingest",
     )
-    assert config.clickhouse_endpoint == "127.0.0.1:19000"
-    assert config.clickhouse_database == "visit_history" and config.retention_days == 0
+    assert config.clickhouse.endpoint == "127.0.0.1:19000"
+    assert config.clickhouse.database == "visit_history" and config.retention_days == 0
 
 
 def test_values_from_environ() -> None:
@@ -34,9 +34,9 @@ def test_values_from_environ() -> None:
             "VH_CLICKHOUSE_PASSWORD": " s3cret ",
         }
     )
-    assert (config.topic, config.clickhouse_port, config.batch_max_rows) == ("t", 9000, 10)
+    assert (config.topic, config.clickhouse.port, config.batch_max_rows) == ("t", 9000, 10)
     assert (config.batch_max_seconds, config.metrics_port, config.dlq_max_ratio) == (0.5, 0, 0.9)
-    assert config.retention_days == 30 and config.clickhouse_password == " s3cret "
+    assert config.retention_days == 30 and config.clickhouse.password == " s3cret "
 
 
 @pytest.mark.parametrize(

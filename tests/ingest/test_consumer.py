@@ -57,7 +57,7 @@ def test_the_same_event_twice_gives_one_visit(
     ingest_config: IngestConfig, start_worker: Start, ch_client: Any
 ) -> None:
     db, boot, topic = (
-        ingest_config.clickhouse_database,
+        ingest_config.clickhouse.database,
         ingest_config.kafka_bootstrap,
         ingest_config.topic,
     )
@@ -100,7 +100,7 @@ def test_each_invalid_example_is_dead_lettered_with_its_reason(
     )
     assert handle.thread.is_alive()
     assert handle.stop() == 0
-    assert request_ids(ch_client, ingest_config.clickhouse_database) == sorted(
+    assert request_ids(ch_client, ingest_config.clickhouse.database) == sorted(
         f"ok-{i}" for i in range(len(INVALID))
     )
     by_reason = {dlq.parse_headers(r.headers).reason: r for r in dead}
@@ -148,14 +148,14 @@ def test_a_restarted_worker_resumes_from_committed_offsets(
     wait_until(lambda: committed(boot, ingest_config.group, topic) == 500, what="second commit")
     assert second.stop() == 0
     assert second.metrics.counter("vh_ingest_events_consumed_total") == 200
-    ids = request_ids(ch_client, ingest_config.clickhouse_database)
+    ids = request_ids(ch_client, ingest_config.clickhouse.database)
     assert len(ids) == len(set(ids)) == 500
 
 
 def test_erased_visitors_are_not_resurrected_by_old_messages(
     ingest_config: IngestConfig, start_worker: Start, ch_client: Any
 ) -> None:
-    db = ingest_config.clickhouse_database
+    db = ingest_config.clickhouse.database
     ch_client.execute(
         f"INSERT INTO {db}.erasures (tenant, visitor_id, erased_at_ms, requested_at) VALUES",
         [("acme", "gone", NOW_MS, 0)],
@@ -200,7 +200,7 @@ def test_two_workers_share_partitions_and_readers_see_each_visit_once(
         what="partitions shared",
     )
     produce(config.kafka_bootstrap, config.topic, values[1000:])
-    db = config.clickhouse_database
+    db = config.clickhouse.database
     wait_until(lambda: len(set(request_ids(ch_client, db))) == 2000, timeout=60, what="all stored")
     assert a.stop() == 0 and b.stop() == 0
     consumed = [w.metrics.counter("vh_ingest_events_consumed_total") for w in (a, b)]
@@ -241,7 +241,7 @@ def test_replay_republishes_dead_letters_once(
     assert seen[-1] == (4, 4)
     assert replay(ingest_config) == 0  # its group committed: nothing twice
     handle = start_worker(ingest_config)
-    db = ingest_config.clickhouse_database
+    db = ingest_config.clickhouse.database
     wait_until(lambda: len(request_ids(ch_client, db)) == 3, what="replayed stored")
     assert handle.stop() == 0
     assert request_ids(ch_client, db) == ["replayed-0", "replayed-1", "replayed-2"]

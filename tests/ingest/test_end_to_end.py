@@ -27,7 +27,7 @@ def test_visits_flow_into_clickhouse_and_offsets_commit_after(
     ids = [f"r{i:04d}" for i in range(1200)]
     produce(ingest_config.kafka_bootstrap, ingest_config.topic, [raw_event(r) for r in ids])
     handle = start_worker(ingest_config)
-    db = ingest_config.clickhouse_database
+    db = ingest_config.clickhouse.database
     wait_until(lambda: len(request_ids(ch_client, db)) >= len(ids), what="all visits stored")
     wait_until(
         lambda: (
@@ -56,7 +56,7 @@ def test_enrichment_off_stores_the_raw_visit(
     assert EnrichConfig.from_env({"VH_ENRICH": "off"}).enabled is False
     produce(ingest_config.kafka_bootstrap, ingest_config.topic, [raw_event("r1")])
     handle = start_worker(ingest_config, enrich=replace(ENRICH, enabled=False))
-    db = ingest_config.clickhouse_database
+    db = ingest_config.clickhouse.database
     wait_until(lambda: request_ids(ch_client, db) == ["r1"], what="the visit stored")
     assert handle.stop() == 0
     row = ch_client.execute(

@@ -60,7 +60,7 @@ def test_visits_stored_after_an_erasure_are_purged_and_the_summary_stays_true(
     ch_client: Any,
 ) -> None:
     db, boot, topic = (
-        ingest_config.clickhouse_database,
+        ingest_config.clickhouse.database,
         ingest_config.kafka_bootstrap,
         ingest_config.topic,
     )

@@ -58,9 +58,9 @@ def test_sigterm_mid_batch_flushes_commits_and_exits_0(
         "VH_KAFKA_TOPIC": c.topic,
         "VH_KAFKA_DLQ_TOPIC": c.dlq_topic,
         "VH_KAFKA_GROUP": c.group,
-        "VH_CLICKHOUSE_HOST": c.clickhouse_host,
-        "VH_CLICKHOUSE_PORT": str(c.clickhouse_port),
-        "VH_CLICKHOUSE_DATABASE": c.clickhouse_database,
+        "VH_CLICKHOUSE_HOST": c.clickhouse.host,
+        "VH_CLICKHOUSE_PORT": str(c.clickhouse.port),
+        "VH_CLICKHOUSE_DATABASE": c.clickhouse.database,
         "VH_BATCH_MAX_ROWS": "100000",
         "VH_BATCH_MAX_SECONDS": "600",
         "VH_METRICS_PORT": str(port),
@@ -76,7 +76,7 @@ def test_sigterm_mid_batch_flushes_commits_and_exits_0(
             what="worker consumed the messages",
         )
         assert _scrape(port, "vh_ingest_events_stored_total") == 0
-        assert request_ids(ch_client, c.clickhouse_database) == []
+        assert request_ids(ch_client, c.clickhouse.database) == []
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
@@ -84,5 +84,5 @@ def test_sigterm_mid_batch_flushes_commits_and_exits_0(
             proc.kill()
         stderr = proc.communicate()[1].decode()
     assert '"worker stopped"' in stderr
-    assert request_ids(ch_client, c.clickhouse_database) == [f"r{i:03d}" for i in range(500)]
+    assert request_ids(ch_client, c.clickhouse.database) == [f"r{i:03d}" for i in range(500)]
     assert committed(c.kafka_bootstrap, c.group, c.topic) == 500

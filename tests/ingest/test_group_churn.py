@@ -98,7 +98,7 @@ def test_members_joining_and_leaving_lose_nothing_and_none_gets_stuck(
     wait_until(lambda: _all_committed(config, ends), timeout=90, what="every partition committed")
     assert [m.stop(60) for m in members] == [0, 0]
 
-    db = config.clickhouse_database
+    db = config.clickhouse.database
     stored = {r[0] for r in ch_client.execute(f"SELECT DISTINCT request_id FROM {db}.visits")}
     assert stored == set(ids)
     # Readers deduplicate copies of re-read batches: each visit once.
