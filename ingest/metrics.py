@@ -51,6 +51,11 @@ SPECS: Final[Mapping[str, Spec]] = {
         "gauge", "Messages between the partition's end and the worker's position", ("partition",)
     ),
     "vh_ingest_paused": Spec("gauge", "1 while inserts fail and partitions are paused"),
+    "vh_ingest_python_blocks": Spec("gauge", "Memory blocks Python's allocator holds (objects)"),
+    "vh_ingest_malloc_in_use_bytes": Spec("gauge", "Bytes glibc malloc has handed out"),
+    "vh_ingest_malloc_free_bytes": Spec(
+        "gauge", "Freed bytes glibc malloc keeps for reuse (part of RSS, not of any object)"
+    ),
     "vh_ingest_dlq_guard_tripped": Spec(
         "gauge", "1 once the dead-letter cap stopped the worker", ("partition",)
     ),

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ingest import memory
 from ingest.backoff import Backoff
 from ingest.batching import PartitionKey
 from ingest.flow import Flow
@@ -205,6 +206,9 @@ class Worker:
         if now - self._lag_at < _LAG_EVERY_S:
             return
         self._lag_at = now
+        # Beside the lag, where memory goes (leak versus allocator high-water: docs/soak.md).
+        for name, value in memory.readings().items():
+            self.metrics.gauge(f"vh_ingest_{name}", value)
         for part in self.flow.partitions:
             if part.position is None:
                 continue

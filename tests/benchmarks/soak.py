@@ -37,6 +37,7 @@ from tests.benchmarks.rss import Curve, Periodic, Sampler
 OUT = Path(__file__).resolve().parents[2] / "docs" / "soak.md"
 WARMUP_MINUTES = 2
 TARGET_MIB = 300.0
+MIB = 1024 * 1024
 METRICS_PORT = 19_490
 
 
@@ -50,6 +51,16 @@ class SoakResult:
     curve: Curve
     #: (seconds since start, summed consumer lag) as the worker reported it.
     lag: list[tuple[float, float]] = field(default_factory=list)
+    #: (seconds since start, {gauge: value}) of the worker's memory gauges.
+    memory: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+
+    def minute_memory(self, gauge: str) -> list[float]:
+        """The largest value of a memory gauge each minute (0 where none was read)."""
+        worst: dict[int, float] = {}
+        for t, values in self.memory:
+            if gauge in values:
+                worst[int(t // 60)] = max(worst.get(int(t // 60), 0.0), values[gauge])
+        return [worst.get(m, 0.0) for m in range(len(self.minute_peaks()))]
 
     def minute_peaks(self) -> list[tuple[float, float]]:
         """(VmRSS, RssAnon) peaks of each whole minute sampled."""
@@ -69,31 +80,40 @@ class SoakResult:
 
     def slope(self) -> float:
         """MiB per minute of the per-minute VmRSS peaks after the warm-up (least squares)."""
-        return self._fit()[0]
+        return fit([rss for rss, _ in self.minute_peaks()])[0]
 
     def slope_error(self) -> float:
         """Standard error of :meth:`slope`: the saw-tooth alone moves per-minute peaks."""
-        return self._fit()[1]
-
-    def _fit(self) -> tuple[float, float]:
-        peaks = [rss for rss, _ in self.minute_peaks()][WARMUP_MINUTES:]
-        if len(peaks) < 3:
-            return 0.0, 0.0
-        xs = range(len(peaks))
-        fit = statistics.linear_regression(xs, peaks)
-        residual = sum(
-            (y - (fit.intercept + fit.slope * x)) ** 2 for x, y in zip(xs, peaks, strict=True)
-        )
-        spread = sum((x - statistics.fmean(xs)) ** 2 for x in xs)
-        return fit.slope, (residual / (len(peaks) - 2) / spread) ** 0.5
+        return fit([rss for rss, _ in self.minute_peaks()])[1]
 
 
-class LagSampler(Periodic):
-    """Sums the worker's ``vh_ingest_consumer_lag`` gauges every ``interval`` s in a thread."""
+def fit(series: list[float]) -> tuple[float, float]:
+    """Least-squares slope per minute of a per-minute series after the warm-up, and its
+    standard error."""
+    peaks = series[WARMUP_MINUTES:]
+    if len(peaks) < 3:
+        return 0.0, 0.0
+    xs = range(len(peaks))
+    line = statistics.linear_regression(xs, peaks)
+    residual = sum(
+        (y - (line.intercept + line.slope * x)) ** 2 for x, y in zip(xs, peaks, strict=True)
+    )
+    spread = sum((x - statistics.fmean(xs)) ** 2 for x in xs)
+    return line.slope, (residual / (len(peaks) - 2) / spread) ** 0.5
+
+
+class MetricsSampler(Periodic):
+    """Reads the worker's ``/metrics`` every ``interval`` s in a thread: its backlog (the
+    ``vh_ingest_consumer_lag`` gauges summed) and where its memory goes (Python's blocks,
+    glibc malloc's bytes in use and freed bytes kept: ``ingest.memory``)."""
+
+    GAUGES = ("vh_ingest_python_blocks", "vh_ingest_malloc_in_use_bytes",
+              "vh_ingest_malloc_free_bytes")  # fmt: skip
 
     def __init__(self, metrics_port: int, interval: float = 2.0) -> None:
         super().__init__(interval)
         self.samples: list[tuple[float, float]] = []
+        self.memory: list[tuple[float, dict[str, float]]] = []
         self._url = f"http://127.0.0.1:{metrics_port}/metrics"
 
     def sample(self, seconds: float) -> None:
@@ -102,12 +122,17 @@ class LagSampler(Periodic):
                 text = resp.read().decode()
         except OSError:
             return  # the worker not serving yet (or gone): no reading
-        behind = sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("vh_ingest_consumer_lag{")
-        )
+        behind = 0.0
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("vh_ingest_consumer_lag{"):
+                behind += float(line.rsplit(" ", 1)[1])
+            elif line.split(" ", 1)[0] in self.GAUGES:
+                name, value = line.split(" ", 1)
+                found[name] = float(value)
         self.samples.append((seconds, behind))
+        if found:
+            self.memory.append((seconds, found))
 
 
 def produce_paced(
@@ -160,7 +185,7 @@ def run(stack: IngestConfig, minutes: int, rate: int, status: Callable[[str], No
         )
         with (
             Sampler({worker.pid: "vh worker"}, interval=1.0) as sampler,
-            LagSampler(METRICS_PORT) as lag,
+            MetricsSampler(METRICS_PORT) as lag,
         ):
             produced = produce_paced(bootstrap, env.topic, rate, minutes * 60.0, status)
             watcher = topics.CommitWatcher(bootstrap, env.topic)
@@ -176,13 +201,45 @@ def run(stack: IngestConfig, minutes: int, rate: int, status: Callable[[str], No
                 watcher.close()
         stored = env.stored()
         curve = sampler.curves[worker.pid]
-        return SoakResult(minutes, rate, produced, committed, stored, curve, lag.samples)
+        return SoakResult(
+            minutes, rate, produced, committed, stored, curve, lag.samples, lag.memory
+        )
     finally:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=30)
         log.close()
         bench_ingest.cleanup(env)
+
+
+def _allocator_note() -> str:
+    arenas = os.environ.get("MALLOC_ARENA_MAX")
+    return f"; MALLOC_ARENA_MAX={arenas}" if arenas else ""
+
+
+def diagnosis(res: SoakResult) -> list[str]:
+    """Which of RSS's growth is objects kept (Python blocks, malloc in use) and which is
+    freed memory the allocator keeps: the slopes of each, and what they say."""
+    used, used_err = fit([v / MIB for v in res.minute_memory("vh_ingest_malloc_in_use_bytes")])
+    free, free_err = fit([v / MIB for v in res.minute_memory("vh_ingest_malloc_free_bytes")])
+    blocks, blocks_err = fit([v / 1000 for v in res.minute_memory("vh_ingest_python_blocks")])
+    rss = res.slope()
+    live = abs(used) < max(0.25, 2 * used_err) and abs(blocks) < max(5.0, 2 * blocks_err)
+    if abs(rss) < 0.5:
+        verdict = "RSS is flat after the warm-up: nothing to explain."
+    elif live:
+        verdict = (
+            "What objects hold does not grow (malloc in use and Python blocks are flat): the "
+            "growth is freed memory the allocator keeps for reuse after peaks (a high-water "
+            "mark), not a leak."
+        )
+    else:
+        verdict = "What objects hold grows: a leak to find (the slopes above say where)."
+    return [
+        f"Where it goes, same fit: malloc in use {used:+.2f} ± {used_err:.2f} MiB/min, freed "
+        f"memory malloc keeps {free:+.2f} ± {free_err:.2f} MiB/min, Python blocks "
+        f"{blocks:+.1f} ± {blocks_err:.1f} k/min. {verdict}",
+    ]
 
 
 def render(machine: report.Machine, res: SoakResult) -> str:
@@ -200,7 +257,8 @@ def render(machine: report.Machine, res: SoakResult) -> str:
         f"- Machine: {machine.cpus} CPUs ({machine.cpu_model}), {machine.memory_gib:.1f} GiB "
         f"RAM; Python {machine.python}; Kafka {KAFKA_VERSION}, ClickHouse "
         f"{machine.clickhouse}; the local stack on loopback",
-        f"- One `vh worker` (default settings and cache sizes) on a 6-partition topic fed by a "
+        f"- One `vh worker` (default settings and cache sizes{_allocator_note()}) on a "
+        "6-partition topic fed by a "
         f"paced producer at {res.rate:,} demo events/s for {res.minutes} minutes: "
         f"{res.produced:,} events published, {res.committed:,} committed by the worker and "
         f"{res.stored:,} rows stored when it was stopped.",
@@ -209,17 +267,30 @@ def render(machine: report.Machine, res: SoakResult) -> str:
         "`vh_ingest_consumer_lag`, summed over partitions, every 2 s (it reports every 5 s): "
         "a worker that falls behind holds more in memory.",
         "",
-        "| Minute | peak VmRSS MiB | peak RssAnon MiB | largest backlog (messages) |",
-        "|---|---|---|---|",
+        "| Minute | peak VmRSS MiB | peak RssAnon MiB | malloc in use MiB | malloc free kept MiB"
+        " | Python blocks (k) | largest backlog (messages) |",
+        "|---|---|---|---|---|---|---|",
         *(
-            f"| {m + 1} | {rss:.0f} | {anon:.0f} | {behind:,.0f} |"
-            for m, ((rss, anon), behind) in enumerate(zip(peaks, res.minute_lag(), strict=True))
+            f"| {m + 1} | {rss:.0f} | {anon:.0f} | {used / MIB:.0f} | {free / MIB:.0f} | "
+            f"{blocks / 1000:,.0f} | {behind:,.0f} |"
+            for m, ((rss, anon), used, free, blocks, behind) in enumerate(
+                zip(
+                    peaks,
+                    res.minute_memory("vh_ingest_malloc_in_use_bytes"),
+                    res.minute_memory("vh_ingest_malloc_free_bytes"),
+                    res.minute_memory("vh_ingest_python_blocks"),
+                    res.minute_lag(),
+                    strict=True,
+                )
+            )
         ),
         "",
         f"Growth after the {WARMUP_MINUTES}-minute warm-up: {slope:+.2f} ± "
         f"{res.slope_error():.2f} MiB per minute "
         f"(least squares over the per-minute peaks), from {after[0] if after else 0:.0f} to "
         f"{after[-1] if after else 0:.0f} MiB.",
+        "",
+        *diagnosis(res),
         "",
         "Targets:",
         f"- under {TARGET_MIB:.0f} MB: peak {top:.0f} MiB — {report.verdict(top < TARGET_MIB)}",
@@ -234,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.soak", description=__doc__)
     parser.add_argument("--minutes", type=int, default=20, help="how long to feed the worker")
     parser.add_argument("--rate", type=int, default=15_000, help="events per second published")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the report goes")
     args = parser.parse_args(argv)
     if args.minutes < WARMUP_MINUTES + 2:
         parser.error(f"--minutes must be at least {WARMUP_MINUTES + 2}")
@@ -245,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"soak: {args.minutes} min at {args.rate:,} events/s", flush=True)
     result = run(stack, args.minutes, args.rate, lambda m: print(f"soak: {m}", flush=True))
     text = render(machine, result)
-    OUT.write_text(text, encoding="utf-8")
+    args.out.write_text(text, encoding="utf-8")
     print(text)
-    print(f"soak: written to {OUT}", flush=True)
+    print(f"soak: written to {args.out}", flush=True)
     return 0
 
 

@@ -351,7 +351,7 @@ _OUTCOMES: dict[str, str] = {}
 def figures() -> Iterator[report.Figures]:
     """Where tests put the figures of docs/reliability.md; written when the session ends."""
     yield _FIGURES
-    report.write(_FIGURES, _OUTCOMES)
+    print(f"\nfaults report: {report.write(_FIGURES, _OUTCOMES)}")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -21,6 +21,9 @@ import pytest
 from deploy.local import kafka as local_kafka
 from tests.faults import events
 from tests.faults.conftest import Pipeline, WorkerProcess, _start_kafka, wait_until
+from tests.faults.report import Figures
+
+SECTION = "kafka_outage"
 
 pytestmark = [
     pytest.mark.faults,
@@ -58,7 +61,7 @@ def _publish(p: Pipeline) -> tuple[set[str], int]:
 
 @pytest.mark.timeout(600)
 def test_a_long_kafka_outage_with_dead_letters_pending_is_ridden_out(
-    pipeline_factory: Any, spawn_worker: Any
+    pipeline_factory: Any, spawn_worker: Any, figures: Figures
 ) -> None:
     p: Pipeline = pipeline_factory("outage", partitions=2)
     valid, invalid = _publish(p)
@@ -101,6 +104,15 @@ def test_a_long_kafka_outage_with_dead_letters_pending_is_ridden_out(
     assert shown == [(len(valid), len(valid))]  # readers see each visit once
     letters = _dead_letter_sources(p)
     assert len(letters) == invalid  # every invalid event dead-lettered (at least once)
+    timeouts = log.count("dead letters not acknowledged within 30 s")
+    for label, value in (
+        ("events published (valid + invalid)", f"{len(valid):,} + {invalid:,}"),
+        ("broker down (killed -9, worker alive throughout)", f"{DOWN_S:.0f} s"),
+        ("batches whose dead letters timed out (dropped, read again)", timeouts),
+        ("valid events stored, each shown once", f"{len(valid):,}"),
+        ("invalid events in the DLQ (at least once each)", f"{len(letters):,}"),
+    ):
+        figures.record(SECTION, label, value)
 
 
 def _dead_letter_sources(p: Pipeline) -> set[tuple[int, int]]:

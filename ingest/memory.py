@@ -1,0 +1,58 @@
+"""Where a worker's memory goes: Python's allocator versus the C allocator (glibc malloc).
+
+RSS alone cannot tell a leak (objects kept) from an allocator keeping freed memory for
+reuse (a high-water mark after a large batch). These readings can: Python's allocated blocks
+(``sys.getallocatedblocks``: what Python objects hold) and, on glibc, the bytes malloc has in
+use versus the free bytes it keeps (``mallinfo2``). The worker reports them with its lag;
+``make soak`` plots them beside RSS. Cheap: a counter read and one call that sums the arenas.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+from functools import cache
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    if libc is None or not hasattr(libc, "mallinfo2"):  # glibc 2.33+
+        return None
+    libc.mallinfo2.restype = _MallInfo2
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    return libc
+
+
+def readings() -> dict[str, float]:
+    """``python_blocks`` always; ``malloc_in_use_bytes`` and ``malloc_free_bytes`` on glibc
+    (main arena and mmapped chunks in use; free bytes kept in the arenas)."""
+    out = {"python_blocks": float(sys.getallocatedblocks())}
+    libc = _libc()
+    if libc is not None:
+        info = libc.mallinfo2()
+        out["malloc_in_use_bytes"] = float(info.uordblks + info.hblkhd)
+        out["malloc_free_bytes"] = float(info.fordblks)
+    return out
+
+
+def trim() -> bool:
+    """Hand free memory at the top and inside glibc's arenas back to the OS
+    (``malloc_trim(0)``); False where there is no glibc."""
+    libc = _libc()
+    return bool(libc is not None and libc.malloc_trim(0))
