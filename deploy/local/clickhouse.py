@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local import processes
@@ -77,22 +79,43 @@ USERS = """<?xml version="1.0"?>
 """
 
 
-def home(s: StackSettings) -> Path:
-    return s.var_dir / "clickhouse"
+@dataclass(frozen=True)
+class Server:
+    """One ``clickhouse-server`` on 127.0.0.1 with its own home (config, data, logs)."""
+
+    home: Path
+    tcp_port: int
+    http_port: int
+    binary: str = "/usr/sbin/clickhouse-server"
+    #: Files for ``config.d/`` (name -> XML): a cluster node's remote_servers, macros, ...
+    config_d: Mapping[str, str] = field(default_factory=dict)
 
 
-def pid_file(s: StackSettings) -> Path:
+def server(s: StackSettings | Server) -> Server:
+    """The local stack's server (or ``s`` itself when it is a server)."""
+    if isinstance(s, Server):
+        return s
+    return Server(s.var_dir / "clickhouse", s.clickhouse_port, s.clickhouse_http_port,
+                  s.clickhouse_binary)  # fmt: skip
+
+
+def home(s: StackSettings | Server) -> Path:
+    return server(s).home
+
+
+def pid_file(s: StackSettings | Server) -> Path:
     return home(s) / "clickhouse.pid"
 
 
-def log_file(s: StackSettings) -> Path:
+def log_file(s: StackSettings | Server) -> Path:
     return home(s) / "log" / "stdout.log"
 
 
-def ensure_binary(s: StackSettings) -> str:
+def ensure_binary(s: StackSettings | Server) -> str:
     """The server binary; installed from Debian with apt when missing and we are root."""
-    if os.access(s.clickhouse_binary, os.X_OK):
-        return s.clickhouse_binary
+    binary = server(s).binary
+    if os.access(binary, os.X_OK):
+        return binary
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print("installing Debian's clickhouse-server with apt-get ...", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -104,62 +127,74 @@ def ensure_binary(s: StackSettings) -> str:
             check=False,
             env=env,
         )
-        if result.returncode == 0 and os.access(s.clickhouse_binary, os.X_OK):
-            return s.clickhouse_binary
+        if result.returncode == 0 and os.access(binary, os.X_OK):
+            return binary
         raise processes.ServiceError(f"apt-get install clickhouse-server failed:\n{result.stderr}")
     raise processes.ServiceError(
-        f"no ClickHouse server at {s.clickhouse_binary}: run `sudo apt-get install "
+        f"no ClickHouse server at {binary}: run `sudo apt-get install "
         "clickhouse-server`, or point VH_CLICKHOUSE_BINARY at a server binary."
     )
 
 
-def _write_config(s: StackSettings) -> Path:
-    h = home(s)
-    for sub in ("data", "tmp", "log", "user_files", "format_schemas"):
+def _write_config(srv: Server) -> Path:
+    h = srv.home
+    for sub in ("data", "tmp", "log", "user_files", "format_schemas", "config.d"):
         (h / sub).mkdir(parents=True, exist_ok=True)
     config = h / "config.xml"
-    config.write_text(
-        CONFIG.format(home=h, tcp_port=s.clickhouse_port, http_port=s.clickhouse_http_port)
-    )
+    config.write_text(CONFIG.format(home=h, tcp_port=srv.tcp_port, http_port=srv.http_port))
     (h / "users.xml").write_text(USERS)
+    for name, text in srv.config_d.items():
+        (h / "config.d" / name).write_text(text)
     return config
 
 
-def running_pid(s: StackSettings) -> int | None:
+def running_pid(s: StackSettings | Server) -> int | None:
     return processes.read_pid(pid_file(s), MARKER)
 
 
-def _answers(s: StackSettings) -> bool:
+def _answers(srv: Server) -> bool:
     from clickhouse_driver import Client
 
-    client = Client("127.0.0.1", port=s.clickhouse_port, connect_timeout=2, send_receive_timeout=5)
+    client = Client("127.0.0.1", port=srv.tcp_port, connect_timeout=2, send_receive_timeout=5)
     try:
         return bool(client.execute("SELECT 1") == [(1,)])
     finally:
         client.disconnect()
 
 
-def start(s: StackSettings, timeout: float = 60.0) -> int:
-    """Start the server unless it already runs; return its pid once `SELECT 1` answers."""
-    pid = running_pid(s)
-    if pid is None:
-        if processes.port_open(s.clickhouse_port):
-            raise processes.ServiceError(
-                f"port {s.clickhouse_port} is taken by another process; "
-                "set VH_CLICKHOUSE_PORT to a free port"
-            )
-        binary = ensure_binary(s)
-        config = _write_config(s)
-        pid = processes.spawn([binary, f"--config-file={config}"], log_file(s), pid_file(s))
+def spawn(s: StackSettings | Server) -> int:
+    """Start the server unless it already runs (no waiting); return its pid."""
+    srv = server(s)
+    pid = running_pid(srv)
+    if pid is not None:
+        return pid
+    if processes.port_open(srv.tcp_port):
+        raise processes.ServiceError(
+            f"port {srv.tcp_port} is taken by another process; "
+            "set VH_CLICKHOUSE_PORT to a free port"
+        )
+    binary = ensure_binary(srv)
+    config = _write_config(srv)
+    return processes.spawn([binary, f"--config-file={config}"], log_file(srv), pid_file(srv))
+
+
+def wait_ready(s: StackSettings | Server, pid: int, timeout: float = 60.0) -> None:
+    srv = server(s)
     processes.wait_until(
-        lambda: _answers(s),
+        lambda: _answers(srv),
         timeout,
-        f"ClickHouse on 127.0.0.1:{s.clickhouse_port}",
-        log_file(s),
+        f"ClickHouse on 127.0.0.1:{srv.tcp_port}",
+        log_file(srv),
         alive=lambda: processes.is_alive(pid),
     )
+
+
+def start(s: StackSettings | Server, timeout: float = 60.0) -> int:
+    """Start the server unless it already runs; return its pid once `SELECT 1` answers."""
+    pid = spawn(s)
+    wait_ready(s, pid, timeout)
     return pid
 
 
-def stop(s: StackSettings) -> bool:
+def stop(s: StackSettings | Server) -> bool:
     return processes.stop(pid_file(s), MARKER, timeout=60.0)

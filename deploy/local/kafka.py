@@ -1,7 +1,10 @@
-"""Apache Kafka in KRaft mode on loopback: jars from Maven Central, one combined node.
+"""Apache Kafka in KRaft mode on loopback: jars from Maven Central, combined nodes.
 
-The broker runs straight from the official jars (`org.apache.kafka:kafka_2.13`) with the
-machine's Java 17; no distribution tarball, no Docker.
+A node runs straight from the official jars (`org.apache.kafka:kafka_2.13`) with the
+machine's Java 17; no distribution tarball, no Docker. The local stack is one node (a
+single-voter quorum); the loopback cluster (``deploy.local.cluster``) three, each broker and
+controller, with a static three-voter quorum. Functions take a :class:`Node`, or the local
+stack's settings for its one node.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local import processes
@@ -20,22 +24,57 @@ HERE = Path(__file__).resolve().parent
 MAIN_CLASS = "kafka.Kafka"
 
 
-def _dirs(s: StackSettings) -> tuple[Path, Path, Path]:
-    home = s.var_dir / "kafka"
-    return home, home / "data", s.cache_dir / f"kafka-{KAFKA_VERSION}"
+@dataclass(frozen=True)
+class Node:
+    """One KRaft node (broker and controller) on 127.0.0.1."""
+
+    home: Path
+    port: int
+    controller_port: int
+    cache_dir: Path
+    heap: str = "768m"
+    node_id: int = 1
+    #: ``controller.quorum.voters`` of a multi-node quorum; None: this node alone.
+    voters: str | None = None
+    #: Same for every node of a cluster (its storage is formatted with it); None: random.
+    cluster_id: str | None = None
+    #: More ``server.properties`` lines (replication defaults, an authorizer in tests).
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
 
-def pid_file(s: StackSettings) -> Path:
-    return s.var_dir / "kafka" / "kafka.pid"
+def node(s: StackSettings | Node, extra: Mapping[str, str] | None = None) -> Node:
+    """The local stack's one node (or ``s`` itself when it is a node)."""
+    if isinstance(s, Node):
+        return s
+    return Node(
+        s.var_dir / "kafka",
+        s.kafka_port,
+        s.kafka_controller_port,
+        s.cache_dir,
+        s.kafka_heap,
+        extra=dict(extra or {}),
+    )
 
 
-def log_file(s: StackSettings) -> Path:
-    return s.var_dir / "kafka" / "kafka.log"
+def _lib(n: Node) -> Path:
+    return n.cache_dir / f"kafka-{KAFKA_VERSION}"
 
 
-def ensure_jars(s: StackSettings) -> Path:
+def pid_file(s: StackSettings | Node) -> Path:
+    return node(s).home / "kafka.pid"
+
+
+def log_file(s: StackSettings | Node) -> Path:
+    return node(s).home / "kafka.log"
+
+
+def ensure_jars(s: StackSettings | Node) -> Path:
     """Resolve the broker's jars with mvn into the cache once; return the directory."""
-    _, _, lib = _dirs(s)
+    lib = _lib(node(s))
     marker = lib / ".complete"
     if marker.exists():
         return lib
@@ -47,61 +86,52 @@ def ensure_jars(s: StackSettings) -> Path:
     print(
         f"resolving Kafka {KAFKA_VERSION} jars from Maven Central into {lib} (once) ...", flush=True
     )
-    lib.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [
-            "mvn",
-            "-q",
-            "-B",
-            "-f",
-            str(HERE / "pom.xml"),
-            "dependency:copy-dependencies",
-            f"-Dkafka.version={KAFKA_VERSION}",
-            f"-DoutputDirectory={lib}",
-            "-DincludeScope=runtime",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise processes.ServiceError(
-            f"mvn could not resolve org.apache.kafka:kafka_2.13:{KAFKA_VERSION}:\n"
-            f"{result.stdout[-3000:]}{result.stderr[-3000:]}\n"
-            "Check that Maven Central is reachable, then run `make up` again."
-        )
+    processes.maven_copy(HERE / "pom.xml", lib, {"kafka.version": KAFKA_VERSION})
     marker.write_text(KAFKA_VERSION + "\n")
     return lib
 
 
-def _write_config(s: StackSettings, extra: Mapping[str, str]) -> Path:
-    home, data, _ = _dirs(s)
-    config = home / "server.properties"
-    home.mkdir(parents=True, exist_ok=True)
+def _write_config(n: Node) -> Path:
+    data = n.home / "data"
+    config = n.home / "server.properties"
+    n.home.mkdir(parents=True, exist_ok=True)
+    quorum = (
+        f"controller.quorum.voters={n.voters}"
+        if n.voters
+        else f"controller.quorum.bootstrap.servers=127.0.0.1:{n.controller_port}"
+    )
+    single = n.voters is None
     config.write_text(
         "\n".join(
             [
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},"
-                f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+                f"node.id={n.node_id}",
+                quorum,
+                f"listeners=PLAINTEXT://127.0.0.1:{n.port},"
+                f"CONTROLLER://127.0.0.1:{n.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{n.port}",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 "inter.broker.listener.name=PLAINTEXT",
                 f"log.dirs={data}",
                 "num.partitions=4",
-                "offsets.topic.replication.factor=1",
                 "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                # A single local node: rebalance at once instead of waiting for more members.
+                # A single node cannot replicate its internal topics; a cluster sets these.
+                *(
+                    [
+                        "offsets.topic.replication.factor=1",
+                        "transaction.state.log.replication.factor=1",
+                        "transaction.state.log.min.isr=1",
+                        "share.coordinator.state.topic.replication.factor=1",
+                        "share.coordinator.state.topic.min.isr=1",
+                    ]
+                    if single
+                    else []
+                ),
+                # A local group: rebalance at once instead of waiting for more members.
                 "group.initial.rebalance.delay.ms=0",
                 "message.max.bytes=2097152",
-                *(f"{key}={value}" for key, value in extra.items()),
+                *(f"{key}={value}" for key, value in n.extra.items()),
                 "",
             ]
         )
@@ -109,11 +139,11 @@ def _write_config(s: StackSettings, extra: Mapping[str, str]) -> Path:
     return config
 
 
-def _java(s: StackSettings, lib: Path, *args: str) -> list[str]:
+def _java(n: Node, lib: Path, *args: str) -> list[str]:
     return [
         "java",
         "-Xms256m",
-        f"-Xmx{s.kafka_heap}",
+        f"-Xmx{n.heap}",
         "-XX:+UseG1GC",
         f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
         "-cp",
@@ -122,23 +152,27 @@ def _java(s: StackSettings, lib: Path, *args: str) -> list[str]:
     ]
 
 
-def _format_storage(s: StackSettings, lib: Path, config: Path) -> None:
-    _, data, _ = _dirs(s)
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _format_storage(n: Node, lib: Path, config: Path) -> None:
+    data = n.home / "data"
     if (data / "meta.properties").exists():
         return
-    # KRaft cluster ids are 16 random bytes, base64url without padding.
-    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     result = subprocess.run(
         _java(
-            s,
+            n,
             lib,
             "kafka.tools.StorageTool",
             "format",
             # One argument: an id that starts with "-" (1 in 64) would read as an option.
-            f"--cluster-id={cid}",
+            f"--cluster-id={n.cluster_id or new_cluster_id()}",
             "-c",
             str(config),
-            "--standalone",
+            # A static quorum (controller.quorum.voters) needs no initial controllers.
+            *([] if n.voters else ["--standalone"]),
         ),
         capture_output=True,
         text=True,
@@ -150,17 +184,17 @@ def _format_storage(s: StackSettings, lib: Path, config: Path) -> None:
         )
 
 
-def running_pid(s: StackSettings) -> int | None:
+def running_pid(s: StackSettings | Node) -> int | None:
     return processes.read_pid(pid_file(s), MAIN_CLASS)
 
 
-def _answers(s: StackSettings) -> bool:
+def _answers(n: Node) -> bool:
     # Port first: kafka-python leaks a socket per refused bootstrap attempt.
-    if not processes.port_open(s.kafka_port):
+    if not processes.port_open(n.port):
         return False
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=3000)
+    admin = KafkaAdminClient(bootstrap_servers=n.bootstrap, request_timeout_ms=3000)
     try:
         admin.list_topics()
         return True
@@ -168,30 +202,45 @@ def _answers(s: StackSettings) -> bool:
         admin.close()
 
 
-def start(s: StackSettings, timeout: float = 90.0, extra: Mapping[str, str] | None = None) -> int:
-    """Start the broker unless it already runs; return its pid once it answers clients.
+def spawn(s: StackSettings | Node, extra: Mapping[str, str] | None = None) -> int:
+    """Start the node unless it already runs (no waiting); return its pid."""
+    n = node(s, extra)
+    pid = running_pid(n)
+    if pid is not None:
+        return pid
+    if processes.port_open(n.port):
+        raise processes.ServiceError(
+            f"port {n.port} is taken by another process; set VH_KAFKA_PORT to a free port"
+        )
+    lib = ensure_jars(n)
+    config = _write_config(n)
+    _format_storage(n, lib, config)
+    return processes.spawn(_java(n, lib, MAIN_CLASS, str(config)), log_file(n), pid_file(n))
+
+
+def wait_ready(s: StackSettings | Node, pid: int, timeout: float = 90.0) -> None:
+    """Until the node answers clients (a cluster's nodes answer once a quorum formed)."""
+    n = node(s)
+    processes.wait_until(
+        lambda: _answers(n),
+        timeout,
+        f"Kafka on {n.bootstrap}",
+        log_file(n),
+        alive=lambda: processes.is_alive(pid),
+    )
+
+
+def start(
+    s: StackSettings | Node, timeout: float = 90.0, extra: Mapping[str, str] | None = None
+) -> int:
+    """Start the node unless it already runs; return its pid once it answers clients.
 
     ``extra``: more ``server.properties`` lines (tests start brokers with an authorizer).
     """
-    pid = running_pid(s)
-    if pid is None:
-        if processes.port_open(s.kafka_port):
-            raise processes.ServiceError(
-                f"port {s.kafka_port} is taken by another process; set VH_KAFKA_PORT to a free port"
-            )
-        lib = ensure_jars(s)
-        config = _write_config(s, extra or {})
-        _format_storage(s, lib, config)
-        pid = processes.spawn(_java(s, lib, MAIN_CLASS, str(config)), log_file(s), pid_file(s))
-    processes.wait_until(
-        lambda: _answers(s),
-        timeout,
-        f"Kafka on {s.kafka_bootstrap}",
-        log_file(s),
-        alive=lambda: processes.is_alive(pid),
-    )
+    pid = spawn(s, extra)
+    wait_ready(s, pid, timeout)
     return pid
 
 
-def stop(s: StackSettings) -> bool:
+def stop(s: StackSettings | Node) -> bool:
     return processes.stop(pid_file(s), MAIN_CLASS, timeout=60.0)

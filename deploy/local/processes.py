@@ -127,3 +127,36 @@ def stop(pid_file: Path, marker: str, timeout: float = 30.0, sig: int = signal.S
     _reap(pid)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def maven_copy(pom: Path, output: Path, properties: dict[str, str]) -> None:
+    """Resolve the runtime dependencies of ``pom`` from Maven Central into ``output``.
+
+    Raises:
+        ServiceError: mvn failed (its output's tail says why).
+    """
+    import subprocess
+
+    output.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            *(f"-D{key}={value}" for key, value in properties.items()),
+            f"-DoutputDirectory={output}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ServiceError(
+            f"mvn could not resolve {pom.name} ({properties}):\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}\n"
+            "Check that Maven Central is reachable, then run `make up` again."
+        )

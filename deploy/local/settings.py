@@ -19,6 +19,7 @@ from schemas.env import nested, setting
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 KAFKA_VERSION = "4.3.1"
+ZOOKEEPER_VERSION = "3.9.5"
 
 
 class SettingsError(env.SettingError, ValueError):
