@@ -1,0 +1,73 @@
+"""The two ClickHouse engines the API's SQL must run on, behind one small interface.
+
+``ServerEngine`` is the real server of the test session (Debian's 18.16 locally, whole-second
+``time``); ``ChdbEngine`` is the current engine in-process (chdb, ``DateTime64(3)`` time). Both
+store the rows the worker's row builder makes for them (tests/query_api/visits.py) and run the
+API's :class:`~query_api.queries.Statement` objects as the API's pool would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from clickhouse_driver.util.escape import escape_params
+
+from query_api import queries
+from schemas.clickhouse import migrations
+from schemas.clickhouse.migrations import ServerFeatures
+from schemas.visit import EnrichedVisit
+from tests.conftest import ChdbSession
+from tests.query_api import visits
+
+
+class Engine(Protocol):
+    """A migrated database on one engine: insert the worker's rows, run the API's SQL."""
+
+    name: str
+    database: str
+    features: ServerFeatures
+
+    def insert(self, rows: Sequence[EnrichedVisit]) -> None: ...
+
+    def run(self, statement: queries.Statement) -> list[tuple[Any, ...]]: ...
+
+
+class ServerEngine:
+    """The session's real server, on this test's database (``ch_client``)."""
+
+    name = "server"
+
+    def __init__(self, client: Any, database: str) -> None:
+        self.client, self.database = client, database
+        self.features = visits.features_of(client.execute)
+
+    def insert(self, rows: Sequence[EnrichedVisit]) -> None:
+        visits.insert(self.client, rows)
+
+    def run(self, statement: queries.Statement) -> list[tuple[Any, ...]]:
+        return list(self.client.execute(statement.sql, statement.params))
+
+
+class ChdbEngine:
+    """One fresh migrated database in the session's chdb; dropped by :meth:`drop`."""
+
+    name = "chdb"
+
+    def __init__(self, session: ChdbSession) -> None:
+        self.session = session
+        self.database = f"vh_chdb_{uuid.uuid4().hex[:8]}"
+        migrations.apply(session.execute, self.database, log=lambda _m: None)
+        self.features = visits.features_of(session.execute)
+
+    def insert(self, rows: Sequence[EnrichedVisit]) -> None:
+        text = visits.json_each_row(visits.worker_rows(rows, self.features), self.features)
+        self.session.execute(f"INSERT INTO {self.database}.visits FORMAT JSONEachRow\n{text}")
+
+    def run(self, statement: queries.Statement) -> list[tuple[Any, ...]]:
+        # clickhouse-driver substitutes parameters client-side; do exactly that for chdb.
+        return self.session.execute(statement.sql % escape_params(statement.params, None))
+
+    def drop(self) -> None:
+        self.session.execute(f"DROP DATABASE IF EXISTS {self.database}")
