@@ -44,6 +44,12 @@ class VisitQuery:
     linked_id: str | None = None
 
 
+def event_query(visitor: str, timestamp_ms: int, request: str) -> VisitQuery:
+    """The page query GET /events/{request_id} runs once the request index located the visit:
+    that visitor, that requestId, the millisecond it happened."""
+    return VisitQuery(visitor, timestamp_ms, timestamp_ms + 1, 1, request_id=request)
+
+
 def visitor_id(raw: str) -> str:
     """Validate a visitor id from the path. Raises BadParameter."""
     if not _VISITOR_ID.match(raw):

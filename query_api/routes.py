@@ -100,8 +100,9 @@ async def get_event(request: Request) -> Response:
         if not found:
             raise not_found
         visitor_id, ts = str(found[0][0]), int(found[0][1])
-        one = params.VisitQuery(visitor_id, ts, ts + 1, 1, request_id=request_id)
-        rows, about = await _page(services, token.tenant, one)
+        rows, about = await _page(
+            services, token.tenant, params.event_query(visitor_id, ts, request_id)
+        )
         if not render.has_visit(rows[0]):  # erased since, or its row not yet visible
             raise not_found
         return JSONResponse(render.event(visitor_id, rows[0], about))

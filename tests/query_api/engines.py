@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from clickhouse_driver.util.escape import escape_params
 
-from query_api import queries
+from query_api import params, queries, render
 from schemas.clickhouse import migrations
 from schemas.clickhouse.migrations import ServerFeatures
 from schemas.visit import EnrichedVisit
@@ -71,3 +71,23 @@ class ChdbEngine:
 
     def drop(self) -> None:
         self.session.execute(f"DROP DATABASE IF EXISTS {self.database}")
+
+
+def page(
+    engine: Engine, tenant: str, query: params.VisitQuery
+) -> tuple[list[tuple[Any, ...]], render.Summary]:
+    """The page query's rows and the summary they carry (query_api.routes._page)."""
+    rows = engine.run(queries.visit_page(engine.database, tenant, query))
+    return rows, render.summary(rows[0])
+
+
+def get_event(engine: Engine, tenant: str, request_id: str) -> dict[str, Any] | None:
+    """GET /events/{request_id}'s body, None for its 404: the statements of
+    query_api.routes.get_event, in the same order, on this engine."""
+    where = queries.locate_request(engine.database, tenant, request_id)
+    found = engine.run(where)
+    if not found:
+        return None
+    visitor, ts = str(found[0][0]), int(found[0][1])
+    rows, about = page(engine, tenant, params.event_query(visitor, ts, request_id))
+    return render.event(visitor, rows[0], about) if render.has_visit(rows[0]) else None
