@@ -134,15 +134,27 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """Ready: ClickHouse answers and tokens are loaded; 503 with the reason otherwise."""
+    """Ready: ClickHouse answers, tokens are loaded and fresh; 503 with the reason otherwise.
+
+    Every answer carries ``tokenRefreshAgeSeconds``, the age of the last good token refresh
+    (null before the first). Past ``config.token_stale_seconds`` the API is not ready
+    (``tokens_stale``): its revocations may be that old, so traffic belongs elsewhere.
+    """
     services = _services(request)
     try:
         await run_in_threadpool(services.pool.execute, queries.PING.sql, queries.PING.params)
+        reason = None
     except DatabaseError:
-        return JSONResponse({"status": "unavailable", "reason": "clickhouse"}, status_code=503)
-    if not services.tokens.loaded:
-        return JSONResponse({"status": "unavailable", "reason": "tokens"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        reason = "clickhouse"
+    age = services.tokens.age()
+    if reason is None and age is None:
+        reason = "tokens"
+    elif reason is None and age is not None and age > services.config.token_stale_seconds:
+        reason = "tokens_stale"
+    body: dict[str, object] = {"tokenRefreshAgeSeconds": None if age is None else round(age, 3)}
+    if reason is not None:
+        return JSONResponse({"status": "unavailable", "reason": reason, **body}, status_code=503)
+    return JSONResponse({"status": "ready", **body})
 
 
 async def metrics(request: Request) -> Response:

@@ -53,15 +53,32 @@ def _latest(database: str) -> str:
 
 
 class TokenStore:
-    """Live tokens by hash, replaced wholesale on each :meth:`refresh` (atomic for readers)."""
+    """Live tokens by hash, replaced wholesale on each :meth:`refresh` (atomic for readers).
 
-    def __init__(self, database: str) -> None:
+    ``clock`` (monotonic seconds; injectable for tests) dates each successful refresh, so
+    :meth:`age` says how stale the tokens are: a revocation is only as fresh as they are.
+    """
+
+    def __init__(self, database: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._database = database
+        self._clock = clock
         self._by_hash: dict[str, Token] = {}
-        self.loaded = False
+        self._refreshed_at: float | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once a refresh succeeded (the tokens are known at all)."""
+        return self._refreshed_at is not None
+
+    def age(self) -> float | None:
+        """Seconds since the last successful refresh; None before the first."""
+        if self._refreshed_at is None:
+            return None
+        return max(0.0, self._clock() - self._refreshed_at)
 
     def refresh(self, execute: Execute) -> int:
-        """Reload from ClickHouse; returns how many tokens are live. Raises what execute raises."""
+        """Reload from ClickHouse; returns how many tokens are live. Raises what execute raises
+        (and then keeps the previous tokens and their age)."""
         fresh = {}
         for token_id, tenant, token_hash, name, _created, revoked in execute(
             _latest(self._database), {}
@@ -69,7 +86,7 @@ class TokenStore:
             if not revoked:
                 fresh[token_hash] = Token(token_id, tenant, name, token_hash)
         self._by_hash = fresh
-        self.loaded = True
+        self._refreshed_at = self._clock()
         return len(fresh)
 
     def authenticate(self, secret: str) -> Token | None:
