@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from query_api.params import BadParameter, VisitQuery
 from query_api.queries import SUMMARY_COLUMNS, VISIT_COLUMNS
 from schemas.visit import iso_time
 
@@ -156,6 +157,21 @@ def page(
         out["lastTimestamp"] = last["timestamp"]
         out["paginationKey"] = last["requestId"]
     return out
+
+
+def visitors(
+    query: VisitQuery, rows: Sequence[Sequence[Any]], about: Summary
+) -> tuple[int, dict[str, Any]]:
+    """GET /visitors/{visitor_id}'s status and body from the page query's rows.
+
+    404 ``{visitorId}`` when the tenant never saw the visitor (or erased it). Raises
+    BadParameter (a 400) for a paginationKey that is no visit of this visitor.
+    """
+    if not about.known:
+        return 404, {"visitorId": query.visitor_id}
+    if query.pagination_key is not None and not about.key_found:
+        raise BadParameter("paginationKey", "is not the requestId of a visit of this visitor")
+    return 200, page(query.visitor_id, rows, query.limit, about)
 
 
 def event(visitor_id: str, row: Sequence[Any], about: Summary) -> dict[str, Any]:

@@ -77,13 +77,8 @@ async def get_visits(request: Request) -> Response:
             max_limit=config.max_limit,
         )
         rows, about = await _page(services, token.tenant, query)
-        if not about.known:
-            return JSONResponse({"visitorId": query.visitor_id}, status_code=404)
-        if query.pagination_key is not None and not about.key_found:
-            raise params.BadParameter(
-                "paginationKey", "is not the requestId of a visit of this visitor"
-            )
-        return JSONResponse(render.page(query.visitor_id, rows, query.limit, about))
+        status, body = render.visitors(query, rows, about)
+        return JSONResponse(body, status_code=status)
 
     return await _guarded(request, Shape.PLAIN, handle)
 

@@ -9,7 +9,7 @@ API's :class:`~query_api.queries.Statement` objects as the API's pool would.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from clickhouse_driver.util.escape import escape_params
@@ -79,6 +79,45 @@ def page(
     """The page query's rows and the summary they carry (query_api.routes._page)."""
     rows = engine.run(queries.visit_page(engine.database, tenant, query))
     return rows, render.summary(rows[0])
+
+
+def get_visitors(
+    engine: Engine, tenant: str, visitor: str, query: Mapping[str, str], *, now_ms: int
+) -> tuple[int, dict[str, Any]]:
+    """GET /visitors/{visitor}?query's status and body, as query_api.routes.get_visits
+    answers them (its default limits), on this engine."""
+    try:
+        parsed = params.visit_query(visitor, query, now_ms=now_ms, default_limit=100, max_limit=500)
+        rows, about = page(engine, tenant, parsed)
+        return render.visitors(parsed, rows, about)
+    except params.BadParameter as exc:
+        return 400, {"error": str(exc)}
+
+
+def walk(
+    engine: Engine,
+    tenant: str,
+    visitor: str,
+    query: Mapping[str, str],
+    now_ms: Callable[[], int],
+    *,
+    key: str = "paginationKey",
+) -> list[str]:
+    """Every requestId of a page-by-page walk, in order. ``key`` is how each page continues:
+    ``paginationKey`` (v3) or the deprecated ``before`` (the previous lastTimestamp)."""
+    seen: list[str] = []
+    following: dict[str, str] = {}
+    while True:
+        status, body = get_visitors(
+            engine, tenant, visitor, {**query, **following}, now_ms=now_ms()
+        )
+        assert status == 200, body
+        seen += [v["requestId"] for v in body["visits"]]
+        if "paginationKey" not in body:
+            return seen
+        following = {
+            key: str(body["paginationKey"] if key == "paginationKey" else body["lastTimestamp"])
+        }
 
 
 def get_event(engine: Engine, tenant: str, request_id: str) -> dict[str, Any] | None:
