@@ -8,6 +8,7 @@ API's :class:`~query_api.queries.Statement` objects as the API's pool would.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -118,6 +119,21 @@ def walk(
         following = {
             key: str(body["paginationKey"] if key == "paginationKey" else body["lastTimestamp"])
         }
+
+
+def erase(engine: Engine, tenant: str, visitor: str, at_ms: int, timeout: float = 30.0) -> None:
+    """DELETE /visitors/{visitor}'s statements at instant ``at_ms``, then wait until the
+    mutations removed the rows (the API itself never waits for them)."""
+    for statement in queries.erase(engine.database, tenant, visitor, at_ms):
+        engine.run(statement)
+    pending = queries.Statement(
+        "SELECT count() FROM system.mutations WHERE database = %(db)s AND is_done = 0",
+        {"db": engine.database},
+    )
+    deadline = time.monotonic() + timeout
+    while int(engine.run(pending)[0][0]):
+        assert time.monotonic() < deadline, "mutations did not finish"
+        time.sleep(0.05)
 
 
 def get_event(engine: Engine, tenant: str, request_id: str) -> dict[str, Any] | None:

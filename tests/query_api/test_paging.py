@@ -5,19 +5,23 @@ Each is checked on both engines through the API's own statements and decisions
 
 - without ``from``, "now" moves between pages: a later page reaches a day further back
   (params.PAGING_GRACE_MS), so the first page's window is never cut short;
+- a paginationKey whose visit was erased between two pages ends the walk (200, no visits):
+  every visit older than the key was erased with it;
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 import pytest
 
+from query_api import queries
 from query_api.params import DAY_MS
 from tests.query_api import contract, visits
 from tests.query_api.conftest import TENANT, AppFactory, Secrets, now_ms
-from tests.query_api.engines import Engine, walk
+from tests.query_api.engines import Engine, erase, get_visitors, walk
 
 HOUR_MS = 3_600_000
 PATH = "/visitors/{visitor_id}"
@@ -82,3 +86,54 @@ def test_http_walk_with_a_moving_now_drops_nothing(
             break
         query["paginationKey"] = body["paginationKey"]
     assert seen == expected
+
+
+def count_rows(engine: Engine, request_id: str) -> int:
+    statement = queries.Statement(
+        f"SELECT count() FROM {engine.database}.visits WHERE request_id = %(r)s", {"r": request_id}
+    )
+    return int(engine.run(statement)[0][0])
+
+
+def test_a_key_erased_between_pages_ends_the_walk(engine: Engine) -> None:
+    t = 1_767_225_600_321
+    engine.insert([visits.visit(TENANT, "E", t + i * 1_000, f"e{i}") for i in range(6)])
+    engine.insert([visits.visit(TENANT, "N", t, "n0")])
+    status, first = get_visitors(engine, TENANT, "E", {"limit": "2"}, now_ms=t + 60_000)
+    assert (status, [v["requestId"] for v in first["visits"]]) == (200, ["e5", "e4"])
+    key = first["paginationKey"]
+    erase(engine, TENANT, "E", t + 10_000)  # between two pages of the walk
+    engine.insert([visits.visit(TENANT, "E", t + 20_000, "back")])  # and the visitor returns
+    assert count_rows(engine, key) == 0  # the key's visit itself is gone
+
+    answer = get_visitors(engine, TENANT, "E", {"limit": "2", "paginationKey": key}, now_ms=t)
+    assert answer == (200, {"visitorId": "E", "visits": []})  # every older visit is erased
+    # A key that never was a visit: still a 400 for a visitor without erasures.
+    status, body = get_visitors(engine, TENANT, "N", {"paginationKey": "never"}, now_ms=t)
+    assert status == 400 and body["error"].startswith("paginationKey: ")
+
+
+def test_http_a_key_erased_between_pages_answers_an_empty_page(
+    api: httpx.Client, secrets: Secrets, ch_client: Any, ch_database: str
+) -> None:
+    t = now_ms() - 60_000
+    visits.insert(ch_client, [visits.visit(TENANT, "E", t + i * 1_000, f"e{i}") for i in range(6)])
+    key = get(api, secrets.acme, "E", limit=2).json()["paginationKey"]
+    assert api.delete("/visitors/E", headers={"Auth-API-Key": secrets.acme}).status_code == 200
+    visits.insert(ch_client, [visits.visit(TENANT, "E", now_ms() + 5_000, "back")])
+    wait_for_mutations(ch_client)
+    assert ch_client.execute("SELECT count() FROM visits WHERE request_id = %(k)s", {"k": key}) == [
+        (0,)
+    ]
+    response = get(api, secrets.acme, "E", limit=2, paginationKey=key)
+    assert (response.status_code, response.json()) == (200, {"visitorId": "E", "visits": []})
+    assert [v["requestId"] for v in get(api, secrets.acme, "E").json()["visits"]] == ["back"]
+
+
+def wait_for_mutations(client: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.execute(
+        "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0"
+    )[0][0]:
+        assert time.monotonic() < deadline, "mutations did not finish"
+        time.sleep(0.1)
