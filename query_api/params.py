@@ -48,8 +48,14 @@ class VisitQuery:
 
 def event_query(visitor: str, timestamp_ms: int, request: str) -> VisitQuery:
     """The page query GET /events/{request_id} runs once the request index located the visit:
-    that visitor, that requestId, the millisecond it happened."""
-    return VisitQuery(visitor, timestamp_ms, timestamp_ms + 1, 1, request_id=request)
+    that visitor, that requestId, from the located copy's millisecond on.
+
+    A requestId stored twice with different timestamps has a row per copy in the request
+    index until a merge keeps one of them, not necessarily the newest. Any copy is at or
+    before the newest, so this window always holds the newest, which the page shows (newest
+    first, one row per requestId): the copy GET /visitors shows too.
+    """
+    return VisitQuery(visitor, timestamp_ms, MAX_MS, 1, request_id=request)
 
 
 def visitor_id(raw: str) -> str:

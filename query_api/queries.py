@@ -142,10 +142,9 @@ def _partition_bounds(query: VisitQuery) -> tuple[list[str], dict[str, int]]:
     if query.from_ms <= _LAST_DATETIME_MS:
         clauses.append("toYYYYMM(time) >= %(from_month)s")
         params["from_month"] = _month(query.from_ms)
-    for name, value in (("to", query.to_ms), ("before", query.before_ms)):
-        if value is not None and 0 < value <= _LAST_DATETIME_MS:
-            clauses.append(f"toYYYYMM(time) <= %({name}_month)s")
-            params[f"{name}_month"] = _month(value - 1)
+    if 0 < query.to_ms <= _LAST_DATETIME_MS:
+        clauses.append("toYYYYMM(time) <= %(to_month)s")
+        params["to_month"] = _month(query.to_ms - 1)
     return clauses, params
 
 
@@ -157,11 +156,42 @@ class Statement:
     params: dict[str, Any]
 
 
+def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Where a page continues a walk: its conditions, and the regions "ahead" of it (the
+    ones its earlier pages covered), one per condition. Binds what they need into ``params``.
+    """
+    resume, ahead = [], []
+    if query.before_ms is not None:
+        params["before"] = query.before_ms
+        resume.append("timestamp_ms < %(before)s")
+        ahead.append("timestamp_ms >= %(before)s")
+        if query.before_ms <= _LAST_DATETIME_MS:
+            resume.append("toYYYYMM(time) <= %(before_month)s")  # see _partition_bounds
+            params["before_month"] = _month(max(query.before_ms - 1, 0))
+    if query.pagination_key is not None:
+        # Keyset paging on the sort key: resumes exactly after that visit, ties included.
+        resume.append(f"(timestamp_ms, request_id) < ({_KEY_TS}, %(key)s)")
+        # Spelled out rather than as a tuple comparison, so the primary key prunes by it.
+        ahead.append(
+            f"(timestamp_ms > {_KEY_TS} OR (timestamp_ms = {_KEY_TS} AND request_id >= %(key)s))"
+        )
+    return resume, ahead
+
+
 def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
     """Summary plus one page of a visitor's visits, newest first, ``limit + 1`` rows at most.
 
     The extra row only says that more remain. Each result row is SUMMARY_COLUMNS followed by
     VISIT_COLUMNS; a lone row with an empty request_id means "no visit in this page".
+
+    A requestId is one event even when it was stored twice with different timestamps (the
+    sort key holds timestamp_ms, so such copies never collapse): every page shows it once,
+    as its newest copy in the window. LIMIT 1 BY does that within a page. A page that
+    continues a walk also leaves out every requestId with a copy ahead of it (in the window,
+    passing the same filters), which its earlier pages showed already, or left out as not
+    its newest. That IN-subquery (18.16 allows one JOIN per SELECT) reads the visitor's
+    rows from the page's position up to ``to`` a second time; first pages, most requests,
+    need none of it and get none.
     """
     filters = []
     partition_bounds, month_params = _partition_bounds(query)
@@ -174,18 +204,28 @@ def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
         "key": query.pagination_key or "",
         **month_params,
     }
-    if query.before_ms is not None:
-        filters.append("timestamp_ms < %(before)s")
-        params["before"] = query.before_ms
-    if query.pagination_key is not None:
-        # Keyset paging on the sort key: resumes exactly after that visit, ties included.
-        filters.append("(timestamp_ms, request_id) < (" + _KEY_TS + ", %(key)s)")
     if query.request_id is not None:
         filters.append("request_id = %(request_id)s")
         params["request_id"] = query.request_id
     if query.linked_id is not None:
         filters.append("linked_id = %(linked_id)s")
         params["linked_id"] = query.linked_id
+    resume, ahead = _paging(query, params)
+    if ahead:
+        window = " AND ".join(
+            [
+                "tenant = %(tenant)s AND visitor_id = %(visitor)s",
+                "timestamp_ms >= %(from)s AND timestamp_ms < %(to)s",
+                *partition_bounds,
+                f"timestamp_ms > {_ERASED}",
+                *filters,
+            ]
+        )
+        resume.append(
+            f"request_id NOT IN (SELECT request_id FROM {{db}}.visits WHERE {window}"
+            f" AND ({' OR '.join(ahead)}))"
+        )
+    filters += resume
     key_found = (
         "(SELECT count() FROM {db}.visits WHERE tenant = %(tenant)s"
         " AND visitor_id = %(visitor)s AND request_id = %(key)s)"

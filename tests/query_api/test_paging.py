@@ -7,6 +7,8 @@ Each is checked on both engines through the API's own statements and decisions
   (params.PAGING_GRACE_MS), so the first page's window is never cut short;
 - a paginationKey whose visit was erased between two pages ends the walk (200, no visits):
   every visit older than the key was erased with it;
+- a requestId stored twice with different timestamps is one event: a walk returns it once,
+  as its newest copy, and so does GET /events.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import httpx
 import pytest
 
 from query_api import queries
-from query_api.params import DAY_MS
+from query_api.params import DAY_MS, MAX_MS, VisitQuery
 from tests.query_api import contract, visits
 from tests.query_api.conftest import TENANT, AppFactory, Secrets, now_ms
-from tests.query_api.engines import Engine, erase, get_visitors, walk
+from tests.query_api.engines import Engine, erase, get_event, get_visitors, walk
 
 HOUR_MS = 3_600_000
 PATH = "/visitors/{visitor_id}"
@@ -137,3 +139,58 @@ def wait_for_mutations(client: Any, timeout: float = 30.0) -> None:
     )[0][0]:
         assert time.monotonic() < deadline, "mutations did not finish"
         time.sleep(0.1)
+
+
+def redelivered_history(visitor: str, t: int) -> list[Any]:
+    """Ten visits one second apart, and "dup" delivered twice with different timestamps:
+    first the newer copy, then a late one stamped seven seconds earlier."""
+    history = [visits.visit(TENANT, visitor, t + i * 1_000, f"d{i}") for i in range(10)]
+    return [*history, visits.visit(TENANT, visitor, t + 8_500, "dup")]
+
+
+@pytest.mark.parametrize("key", ["paginationKey", "before"])
+def test_a_request_id_stored_twice_with_two_timestamps_is_walked_once(
+    engine: Engine, key: str
+) -> None:
+    t = 1_767_225_600_321
+    engine.insert(redelivered_history("D", t))
+    engine.insert([visits.visit(TENANT, "D", t + 1_500, "dup")])  # the stale copy, later
+    seen = walk(engine, TENANT, "D", {"limit": "3", "from": "0"}, lambda: t, key=key)
+    # Once, where its newest copy is (8.5 s), never again at the stale copy's place (1.5 s).
+    assert seen == ["d9", "dup", "d8", "d7", "d6", "d5", "d4", "d3", "d2", "d1", "d0"]
+    _, first = get_visitors(engine, TENANT, "D", {"from": "0"}, now_ms=t)
+    assert [v["timestamp"] for v in first["visits"] if v["requestId"] == "dup"] == [t + 8_500]
+    # GET /events shows that same copy, whichever one the request index kept.
+    engine.run(queries.Statement(f"OPTIMIZE TABLE {engine.database}.request_index FINAL", {}))
+    event = get_event(engine, TENANT, "dup")
+    assert event is not None
+    assert event["products"]["identification"]["data"]["timestamp"] == t + 8_500
+
+
+def test_http_a_request_id_stored_twice_is_walked_once(
+    api: httpx.Client, secrets: Secrets, ch_client: Any
+) -> None:
+    t = now_ms() - 60_000
+    visits.insert(ch_client, redelivered_history("D", t))
+    visits.insert(ch_client, [visits.visit(TENANT, "D", t + 1_500, "dup")])
+    seen: list[str] = []
+    query: dict[str, Any] = {"limit": 3}
+    while True:
+        body = get(api, secrets.acme, "D", **query).json()
+        seen += [v["requestId"] for v in body["visits"]]
+        if "paginationKey" not in body:
+            break
+        query["paginationKey"] = body["paginationKey"]
+    assert seen == ["d9", "dup", "d8", "d7", "d6", "d5", "d4", "d3", "d2", "d1", "d0"]
+    ch_client.execute("OPTIMIZE TABLE request_index FINAL")
+    event = api.get("/events/dup", headers={"Auth-API-Key": secrets.acme})
+    contract.check(event, "/events/{request_id}")
+    assert event.json()["products"]["identification"]["data"]["timestamp"] == t + 8_500
+
+
+def test_the_first_page_pays_nothing_for_it() -> None:
+    # Most requests are first pages: LIMIT 1 BY already keeps each newest copy there.
+    first = queries.visit_page("db", TENANT, VisitQuery("D", 0, MAX_MS, 10))
+    assert "NOT IN" not in first.sql
+    after = queries.visit_page("db", TENANT, VisitQuery("D", 0, MAX_MS, 10, pagination_key="k"))
+    assert "NOT IN" in after.sql
