@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,20 @@ OPENAPI_PATH = Path(schemas.__file__).resolve().parent / "openapi.json"
 
 
 async def _refresh_tokens(services: Services) -> None:
-    """Reload tokens every ``token_refresh_seconds``; a failed reload keeps the last set."""
+    """Reload tokens every ``token_refresh_seconds`` for the app's whole life.
+
+    A failed reload keeps the last set, whatever it raised: a loop that ended on an
+    unexpected error would leave revocations unloaded for good while the API kept answering.
+    How old the tokens are shows on /ready and as vh_api_token_refresh_age_seconds.
+    Only cancellation (the lifespan ending) stops it.
+    """
     while True:
         try:
             await run_in_threadpool(services.tokens.refresh, services.pool.execute)
         except DatabaseError:
             log.warning("token refresh failed; keeping the previous tokens", exc_info=True)
+        except Exception:
+            log.exception("token refresh failed unexpectedly; keeping the previous tokens")
         await asyncio.sleep(services.config.token_refresh_seconds)
 
 
@@ -62,8 +71,10 @@ def create_app(
     *,
     now_ms: Callable[[], int] = wall_clock_ms,
     limiter_clock: Clock | None = None,
+    refresh_clock: Clock = time.monotonic,
 ) -> Starlette:
-    """Build the API for ``config``. ``now_ms`` and ``limiter_clock`` are for tests."""
+    """Build the API for ``config``. ``now_ms``, ``limiter_clock`` and ``refresh_clock`` (what
+    dates token refreshes, monotonic seconds) are for tests."""
     metrics = Metrics()
     limiter = (
         RateLimiter(config.rate_limit, config.rate_burst)
@@ -76,12 +87,13 @@ def create_app(
         services = Services(
             config=config,
             pool=ClientPool(config),
-            tokens=TokenStore(config.clickhouse_database),
+            tokens=TokenStore(config.clickhouse_database, clock=refresh_clock),
             limiter=limiter,
             metrics=metrics,
             openapi=OPENAPI_PATH.read_bytes(),
             now_ms=now_ms,
         )
+        metrics.watch_tokens(services.tokens.age)
         # The first load happens in the background too: if ClickHouse is down at start the
         # API still comes up (answering 403 and /ready 503) and recovers when it returns.
         refresher = asyncio.create_task(_refresh_tokens(services))

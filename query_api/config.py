@@ -37,6 +37,15 @@ class ApiConfig:
     token_refresh_seconds: float = 5.0
     query_timeout_seconds: int = 10
 
+    @property
+    def token_stale_seconds(self) -> float:
+        """Age of the last good token refresh past which /ready answers 503 ``tokens_stale``.
+
+        Ten missed refreshes, and never under a minute: one slow or failed reload is normal
+        (ClickHouse restarting), a revocation still not loaded after that is not.
+        """
+        return max(60.0, 10 * self.token_refresh_seconds)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiConfig:
         """Build from ``environ`` (default: ``os.environ``). Raises ConfigError on bad values."""

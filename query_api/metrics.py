@@ -7,10 +7,12 @@ label cardinality stays bounded.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from query_api import logs
@@ -41,6 +43,18 @@ class Metrics:
             "ClickHouse queries that failed or timed out.",
             registry=self.registry,
         )
+        # An age computed at scrape time, not a timestamp set by the refresh loop: it keeps
+        # growing if the loop stalls or dies, reads the process's monotonic clock (immune to
+        # wall-clock steps), and is the very number /ready compares with its bound.
+        self.token_refresh_age = Gauge(
+            "vh_api_token_refresh_age_seconds",
+            "Seconds since tokens were last loaded from ClickHouse (+Inf before the first).",
+            registry=self.registry,
+        )
+
+    def watch_tokens(self, age: Callable[[], float | None]) -> None:
+        """Report ``age()`` (None: never loaded) as the token refresh age on every scrape."""
+        self.token_refresh_age.set_function(lambda: math.inf if (a := age()) is None else a)
 
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format."""

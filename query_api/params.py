@@ -15,6 +15,8 @@ from typing import Final
 
 DAY_MS: Final = 86_400_000
 DEFAULT_WINDOW_MS: Final = 10 * DAY_MS  # the seed: "visits are returned from last 10 days"
+#: Added to the default window on a page that continues a walk (paginationKey or before).
+PAGING_GRACE_MS: Final = DAY_MS
 MAX_MS: Final = 2**63 - 1  # timestamp_ms is UInt64; stay inside what every client can send
 MAX_TEXT: Final = 256  # request ids, linked ids and pagination keys are short
 # Printable ASCII without space and '/', as the raw-event contract allows visitor ids.
@@ -42,6 +44,18 @@ class VisitQuery:
     pagination_key: str | None = None
     request_id: str | None = None
     linked_id: str | None = None
+
+
+def event_query(visitor: str, timestamp_ms: int, request: str) -> VisitQuery:
+    """The page query GET /events/{request_id} runs once the request index located the visit:
+    that visitor, that requestId, from the located copy's millisecond on.
+
+    A requestId stored twice with different timestamps has a row per copy in the request
+    index until a merge keeps one of them, not necessarily the newest. Any copy is at or
+    before the newest, so this window always holds the newest, which the page shows (newest
+    first, one row per requestId): the copy GET /visitors shows too.
+    """
+    return VisitQuery(visitor, timestamp_ms, MAX_MS, 1, request_id=request)
 
 
 def visitor_id(raw: str) -> str:
@@ -112,14 +126,23 @@ def visit_query(
     """Parse GET /visitors/{visitor_id}. ``query`` maps names to values (unknown ones ignored).
 
     Window: ``from`` (default ``to`` - 10 days, or now - 10 days) inclusive to ``to`` (default:
-    no upper bound) exclusive. Raises BadParameter for the first unusable parameter.
+    no upper bound) exclusive. A page that continues a walk (``paginationKey`` or ``before``)
+    without ``from`` reaches one day further back (PAGING_GRACE_MS). Raises BadParameter for
+    the first unusable parameter.
     """
     vid = visitor_id(visitor)
     to_ms = instant_ms("to", query["to"]) if "to" in query else MAX_MS
     if "from" in query:
         from_ms = instant_ms("from", query["from"])
     else:
-        from_ms = max(0, min(now_ms, to_ms) - DEFAULT_WINDOW_MS)
+        # "Now" moves between the pages of a walk, and a stateless key (v3's paginationKey
+        # is the last requestId) cannot carry the first page's window. Without the grace, a
+        # later page would recompute the window and drop the visits the first page's window
+        # held at its old edge. With it, a walk that takes less than a day never drops one;
+        # it may return up to a day of visits older than the first page's window.
+        continuing = "paginationKey" in query or "before" in query
+        window = DEFAULT_WINDOW_MS + (PAGING_GRACE_MS if continuing else 0)
+        from_ms = max(0, min(now_ms, to_ms) - window)
     if from_ms >= to_ms:
         raise BadParameter("from", "must be earlier than to")
     return VisitQuery(

@@ -8,6 +8,7 @@ releases (tests run them on both).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from query_api.params import VisitQuery
@@ -74,10 +75,10 @@ _KEY_TS = (
 # > 0 exactly when the distinct-visit count is (each row's state holds at least one visit), and
 # count() spares ClickHouse deserialising the uniq states of every row in the granules it reads
 # (docs/benchmarks.md: about 2.5x cheaper on the summary side).
-# The `time` bounds repeat the window on the partition key's column (toYYYYMM(time)), so
-# ClickHouse skips whole monthly partitions outside the window: without them every partition
+# The partition bounds repeat the window on the partition key (toYYYYMM(time)), so ClickHouse
+# skips whole monthly partitions outside the window: without them every partition
 # contributes at least one granule per page, and the rows read would grow with the table's
-# history instead of the visitor's (docs/benchmarks.md).
+# history instead of the visitor's (docs/benchmarks.md). See _partition_bounds.
 # One round trip per page. The left side is an aggregate without GROUP BY, so it is always
 # exactly one row (the visitor's summary, zeros when never seen); the right side is the page.
 # ALL LEFT JOIN on a constant gives one row per visit, or the summary alone (with default,
@@ -105,7 +106,7 @@ ALL LEFT JOIN
     SELECT 1 AS k, {visit}
     FROM {db}.visits
     WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
-        AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s{time_bounds}
+        AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s{partition_bounds}
         AND timestamp_ms > {erased}{filters}
     ORDER BY timestamp_ms DESC, request_id DESC
     LIMIT 1 BY request_id
@@ -115,26 +116,80 @@ ORDER BY timestamp_ms DESC, request_id DESC
 """
 
 
+def _month(ms: int) -> int:
+    """The partition a visit at epoch ms ``ms`` lands in: ``toYYYYMM(time)``, in UTC."""
+    moment = datetime.fromtimestamp(ms // 1000, UTC)
+    return moment.year * 100 + moment.month
+
+
+def _partition_bounds(query: VisitQuery) -> tuple[list[str], dict[str, int]]:
+    """The window again, as months of the partition key ``toYYYYMM(time)``: lets ClickHouse
+    skip whole monthly partitions. Returns the clauses and the parameters they bind.
+
+    ``time`` holds the visit's instant as DateTime (18.16: whole seconds) or DateTime64(3)
+    (current servers: the worker's milliseconds), and seconds-based bounds on it fail there
+    both ways. ``time <= toDateTime(s)`` drops a visit at s.5: the comparison is exact (issue
+    11: GET /events missed nearly every visit). ``time < toDateTime(s + 1)`` is right row by
+    row, but the min-max index of current servers reads ``time < toDateTime(n)`` as
+    ``time <= n - 1``, so it prunes a part whose earliest visit lies within that last second
+    (chdb 26.9, EXPLAIN indexes=1). Whole months have neither problem: a month starts on a
+    whole second, so a visit's month is the same in both types, and the clause compares
+    integers. It can only widen what the ``timestamp_ms`` conditions select, never narrow
+    it: ``timestamp_ms >= from`` implies ``month >= _month(from)``, and ``timestamp_ms < to``
+    implies ``month <= _month(to - 1)``.
+
+    Bounds past 2106-02-07 (the last DateTime second; MAX_MS means "no upper bound") get no
+    clause: no stored visit lies there, and the timestamp_ms conditions alone stay exact.
+    """
+    clauses, params = [], {}
+    if query.from_ms <= _LAST_DATETIME_MS:
+        clauses.append("toYYYYMM(time) >= %(from_month)s")
+        params["from_month"] = _month(query.from_ms)
+    if 0 < query.to_ms <= _LAST_DATETIME_MS:
+        clauses.append("toYYYYMM(time) <= %(to_month)s")
+        params["to_month"] = _month(query.to_ms - 1)
+    return clauses, params
+
+
+def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Where a page continues a walk: its conditions, and the regions "ahead" of it (the
+    ones its earlier pages covered), one per condition. Binds what they need into ``params``.
+    """
+    resume, ahead = [], []
+    if query.before_ms is not None:
+        params["before"] = query.before_ms
+        resume.append("timestamp_ms < %(before)s")
+        ahead.append("timestamp_ms >= %(before)s")
+        if query.before_ms <= _LAST_DATETIME_MS:
+            resume.append("toYYYYMM(time) <= %(before_month)s")  # see _partition_bounds
+            params["before_month"] = _month(max(query.before_ms - 1, 0))
+    if query.pagination_key is not None:
+        # Keyset paging on the sort key: resumes exactly after that visit, ties included.
+        resume.append(f"(timestamp_ms, request_id) < ({_KEY_TS}, %(key)s)")
+        # Spelled out rather than as a tuple comparison, so the primary key prunes by it.
+        ahead.append(
+            f"(timestamp_ms > {_KEY_TS} OR (timestamp_ms = {_KEY_TS} AND request_id >= %(key)s))"
+        )
+    return resume, ahead
+
+
 def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
     """Summary plus one page of a visitor's visits, newest first, ``limit + 1`` rows at most.
 
     The extra row only says that more remain. Each result row is SUMMARY_COLUMNS followed by
     VISIT_COLUMNS; a lone row with an empty request_id means "no visit in this page".
+
+    A requestId is one event even when it was stored twice with different timestamps (the
+    sort key holds timestamp_ms, so such copies never collapse): every page shows it once,
+    as its newest copy in the window. LIMIT 1 BY does that within a page. A page that
+    continues a walk also leaves out every requestId with a copy ahead of it (in the window,
+    passing the same filters), which its earlier pages showed already, or left out as not
+    its newest. That IN-subquery (18.16 allows one JOIN per SELECT) reads the visitor's
+    rows from the page's position up to ``to`` a second time; first pages, most requests,
+    need none of it and get none.
     """
     filters = []
-    # ``time`` holds whole seconds (18.16) or milliseconds: timestamp_ms >= f implies
-    # time >= toDateTime(f // 1000), and timestamp_ms < t implies time <= toDateTime(t // 1000),
-    # either way. Bounds past 2106 (MAX_MS: no upper bound) get no clause: toDateTime cannot
-    # represent them, and the timestamp_ms conditions alone stay exact.
-    time_bounds = [
-        f"time {op} toDateTime(intDiv(%({name})s, 1000))"
-        for op, name, value in (
-            (">=", "from", query.from_ms),
-            ("<=", "to", query.to_ms),
-            ("<=", "before", query.before_ms),
-        )
-        if value is not None and value <= _LAST_DATETIME_MS
-    ]
+    partition_bounds, month_params = _partition_bounds(query)
     params: dict[str, Any] = {
         "tenant": tenant,
         "visitor": query.visitor_id,
@@ -142,19 +197,30 @@ def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
         "to": query.to_ms,
         "fetch": query.limit + 1,
         "key": query.pagination_key or "",
+        **month_params,
     }
-    if query.before_ms is not None:
-        filters.append("timestamp_ms < %(before)s")
-        params["before"] = query.before_ms
-    if query.pagination_key is not None:
-        # Keyset paging on the sort key: resumes exactly after that visit, ties included.
-        filters.append("(timestamp_ms, request_id) < (" + _KEY_TS + ", %(key)s)")
     if query.request_id is not None:
         filters.append("request_id = %(request_id)s")
         params["request_id"] = query.request_id
     if query.linked_id is not None:
         filters.append("linked_id = %(linked_id)s")
         params["linked_id"] = query.linked_id
+    resume, ahead = _paging(query, params)
+    if ahead:
+        window = " AND ".join(
+            [
+                "tenant = %(tenant)s AND visitor_id = %(visitor)s",
+                "timestamp_ms >= %(from)s AND timestamp_ms < %(to)s",
+                *partition_bounds,
+                f"timestamp_ms > {_ERASED}",
+                *filters,
+            ]
+        )
+        resume.append(
+            f"request_id NOT IN (SELECT request_id FROM {{db}}.visits WHERE {window}"
+            f" AND ({' OR '.join(ahead)}))"
+        )
+    filters += resume
     key_found = (
         "(SELECT count() FROM {db}.visits WHERE tenant = %(tenant)s"
         " AND visitor_id = %(visitor)s AND request_id = %(key)s)"
@@ -167,7 +233,7 @@ def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
         erased=_ERASED,
         key_found=key_found,
         filters="".join("\n        AND " + f for f in filters),
-        time_bounds="".join("\n        AND " + b for b in time_bounds),
+        partition_bounds="".join("\n        AND " + b for b in partition_bounds),
         db="{db}",
     )
     return Statement(sql.replace("{db}", database), params)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from query_api.params import BadParameter, VisitQuery
 from query_api.queries import SUMMARY_COLUMNS, VISIT_COLUMNS
 from schemas.visit import iso_time
 
@@ -25,6 +26,7 @@ class Summary:
     global_first_seen: int | None
     global_last_seen: int | None
     key_found: bool
+    erased: bool  # the tenant erased this visitor at least once
 
 
 def seen_at(ms: int | None) -> str | None:
@@ -55,6 +57,7 @@ def summary(row: Sequence[Any]) -> Summary:
         global_first_seen=int(row[_S["global_first_seen"]]) or None,
         global_last_seen=int(row[_S["global_last_seen"]]) or None,
         key_found=int(row[_S["key_found"]]) > 0,
+        erased=erased > 0,
     )
 
 
@@ -156,6 +159,26 @@ def page(
         out["lastTimestamp"] = last["timestamp"]
         out["paginationKey"] = last["requestId"]
     return out
+
+
+def visitors(
+    query: VisitQuery, rows: Sequence[Sequence[Any]], about: Summary
+) -> tuple[int, dict[str, Any]]:
+    """GET /visitors/{visitor_id}'s status and body from the page query's rows.
+
+    404 ``{visitorId}`` when the tenant never saw the visitor (or erased it). Raises
+    BadParameter (a 400) for a paginationKey that is no visit of this visitor, unless the
+    visitor has an erasure: then the key's visit was most likely erased between two pages.
+    It was at or before the erasure instant (erasure deletes nothing later), so every older
+    visit, all the walk had left, is erased too: the walk is over, 200 with no visits.
+    """
+    if not about.known:
+        return 404, {"visitorId": query.visitor_id}
+    if query.pagination_key is not None and not about.key_found:
+        if about.erased:
+            return 200, {"visitorId": query.visitor_id, "visits": []}
+        raise BadParameter("paginationKey", "is not the requestId of a visit of this visitor")
+    return 200, page(query.visitor_id, rows, query.limit, about)
 
 
 def event(visitor_id: str, row: Sequence[Any], about: Summary) -> dict[str, Any]:

@@ -77,13 +77,8 @@ async def get_visits(request: Request) -> Response:
             max_limit=config.max_limit,
         )
         rows, about = await _page(services, token.tenant, query)
-        if not about.known:
-            return JSONResponse({"visitorId": query.visitor_id}, status_code=404)
-        if query.pagination_key is not None and not about.key_found:
-            raise params.BadParameter(
-                "paginationKey", "is not the requestId of a visit of this visitor"
-            )
-        return JSONResponse(render.page(query.visitor_id, rows, query.limit, about))
+        status, body = render.visitors(query, rows, about)
+        return JSONResponse(body, status_code=status)
 
     return await _guarded(request, Shape.PLAIN, handle)
 
@@ -100,8 +95,9 @@ async def get_event(request: Request) -> Response:
         if not found:
             raise not_found
         visitor_id, ts = str(found[0][0]), int(found[0][1])
-        one = params.VisitQuery(visitor_id, ts, ts + 1, 1, request_id=request_id)
-        rows, about = await _page(services, token.tenant, one)
+        rows, about = await _page(
+            services, token.tenant, params.event_query(visitor_id, ts, request_id)
+        )
         if not render.has_visit(rows[0]):  # erased since, or its row not yet visible
             raise not_found
         return JSONResponse(render.event(visitor_id, rows[0], about))
@@ -133,15 +129,27 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """Ready: ClickHouse answers and tokens are loaded; 503 with the reason otherwise."""
+    """Ready: ClickHouse answers, tokens are loaded and fresh; 503 with the reason otherwise.
+
+    Every answer carries ``tokenRefreshAgeSeconds``, the age of the last good token refresh
+    (null before the first). Past ``config.token_stale_seconds`` the API is not ready
+    (``tokens_stale``): its revocations may be that old, so traffic belongs elsewhere.
+    """
     services = _services(request)
     try:
         await run_in_threadpool(services.pool.execute, queries.PING.sql, queries.PING.params)
+        reason = None
     except DatabaseError:
-        return JSONResponse({"status": "unavailable", "reason": "clickhouse"}, status_code=503)
-    if not services.tokens.loaded:
-        return JSONResponse({"status": "unavailable", "reason": "tokens"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        reason = "clickhouse"
+    age = services.tokens.age()
+    if reason is None and age is None:
+        reason = "tokens"
+    elif reason is None and age is not None and age > services.config.token_stale_seconds:
+        reason = "tokens_stale"
+    body: dict[str, object] = {"tokenRefreshAgeSeconds": None if age is None else round(age, 3)}
+    if reason is not None:
+        return JSONResponse({"status": "unavailable", "reason": reason, **body}, status_code=503)
+    return JSONResponse({"status": "ready", **body})
 
 
 async def metrics(request: Request) -> Response:

@@ -53,15 +53,32 @@ def _latest(database: str) -> str:
 
 
 class TokenStore:
-    """Live tokens by hash, replaced wholesale on each :meth:`refresh` (atomic for readers)."""
+    """Live tokens by hash, replaced wholesale on each :meth:`refresh` (atomic for readers).
 
-    def __init__(self, database: str) -> None:
+    ``clock`` (monotonic seconds; injectable for tests) dates each successful refresh, so
+    :meth:`age` says how stale the tokens are: a revocation is only as fresh as they are.
+    """
+
+    def __init__(self, database: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._database = database
+        self._clock = clock
         self._by_hash: dict[str, Token] = {}
-        self.loaded = False
+        self._refreshed_at: float | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once a refresh succeeded (the tokens are known at all)."""
+        return self._refreshed_at is not None
+
+    def age(self) -> float | None:
+        """Seconds since the last successful refresh; None before the first."""
+        if self._refreshed_at is None:
+            return None
+        return max(0.0, self._clock() - self._refreshed_at)
 
     def refresh(self, execute: Execute) -> int:
-        """Reload from ClickHouse; returns how many tokens are live. Raises what execute raises."""
+        """Reload from ClickHouse; returns how many tokens are live. Raises what execute raises
+        (and then keeps the previous tokens and their age)."""
         fresh = {}
         for token_id, tenant, token_hash, name, _created, revoked in execute(
             _latest(self._database), {}
@@ -69,7 +86,7 @@ class TokenStore:
             if not revoked:
                 fresh[token_hash] = Token(token_id, tenant, name, token_hash)
         self._by_hash = fresh
-        self.loaded = True
+        self._refreshed_at = self._clock()
         return len(fresh)
 
     def authenticate(self, secret: str) -> Token | None:
@@ -109,24 +126,58 @@ def list_tokens(execute: Execute, database: str) -> list[tuple[Any, ...]]:
     return [(r[0], r[1], r[3], r[4], r[5]) for r in execute(_latest(database), {})]
 
 
-def revoke(execute: Execute, database: str, token_id: str) -> bool:
-    """Mark a token revoked (a newer version of its row); False if no such token."""
-    rows = [r for r in execute(_latest(database), {}) if r[0] == token_id]
+class RevokeNotConfirmed(RuntimeError):
+    """A revocation was written, yet reading the token back still shows it live.
+
+    Carries what an operator needs: the token, the version written, and the version (and
+    state) the table answers with now, e.g. a concurrent writer with an even later version.
+    """
+
+    def __init__(self, token_id: str, written: int, latest: int | None) -> None:
+        self.token_id, self.written, self.latest = token_id, written, latest
+        super().__init__(
+            f"token {token_id!r} is still live after writing its revocation as version"
+            f" {written} (latest version now: {latest})"
+        )
+
+
+def _one_token(database: str) -> str:
+    # The newest version's fields and the newest version itself, for one token_id.
+    return (
+        "SELECT argMax(tenant, version), argMax(token_hash, version), argMax(name, version),"
+        " argMax(revoked, version), max(version)"
+        f" FROM {database}.api_tokens WHERE token_id = %(id)s GROUP BY token_id"
+    )
+
+
+def revoke(
+    execute: Execute,
+    database: str,
+    token_id: str,
+    *,
+    now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+) -> bool:
+    """Mark a token revoked (a newer version of its row); False if no such token.
+
+    The new version is above every stored one, not just the local clock: a row written by a
+    host whose clock ran ahead would otherwise keep winning argMax, and the revocation would
+    silently do nothing. Then the token is read back. Raises RevokeNotConfirmed when it is
+    still live (a concurrent writer with a later version); raises what execute raises.
+    """
+    rows = execute(_one_token(database), {"id": token_id})
     if not rows:
         return False
-    _id, tenant, token_hash, name, _created, _revoked = rows[0]
+    tenant, token_hash, name, _revoked, latest = rows[0]
+    version = max(int(latest) + 1, now_ms())
     execute(
         f"INSERT INTO {database}.api_tokens"
         " (token_id, tenant, token_hash, name, created_at, revoked, version)"
         " SELECT %(id)s, %(tenant)s, %(hash)s, %(name)s, now(), 1, %(version)s",
-        {
-            "id": token_id,
-            "tenant": tenant,
-            "hash": token_hash,
-            "name": name,
-            "version": time.time_ns() // 1_000_000,
-        },
+        {"id": token_id, "tenant": tenant, "hash": token_hash, "name": name, "version": version},
     )
+    after = execute(_one_token(database), {"id": token_id})
+    if not after or not after[0][3]:
+        raise RevokeNotConfirmed(token_id, version, int(after[0][4]) if after else None)
     return True
 
 
@@ -157,10 +208,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print("token_id\ttenant\tname\tcreated_at\trevoked")
             for token_id, tenant, name, created, revoked in list_tokens(pool.execute, db):
                 print(f"{token_id}\t{tenant}\t{name}\t{created}\t{'yes' if revoked else 'no'}")
-        elif not revoke(pool.execute, db, args.token_id):
-            print(f"no token with id {args.token_id!r}", file=sys.stderr)
-            return 1
         else:
+            try:
+                found = revoke(pool.execute, db, args.token_id)
+            except RevokeNotConfirmed as exc:
+                print(f"NOT revoked: {exc}; run revoke again", file=sys.stderr)
+                return 1
+            if not found:
+                print(f"no token with id {args.token_id!r}", file=sys.stderr)
+                return 1
             print(f"revoked {args.token_id} (the API stops accepting it within its refresh time)")
     finally:
         pool.close()

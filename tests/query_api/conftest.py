@@ -15,10 +15,11 @@ import uvicorn
 from query_api import tokens
 from query_api.app import create_app
 from query_api.config import ApiConfig
-from tests.conftest import ClickHouseEndpoint
+from tests.conftest import ChdbSession, ClickHouseEndpoint
 
 # An ingest worker in a thread, for the end-to-end test through Kafka.
 from tests.ingest.conftest import start_worker  # noqa: F401 (a fixture, re-exported)
+from tests.query_api.engines import ChdbEngine, Engine, ServerEngine
 
 TENANT = "acme"
 OTHER_TENANT = "globex"
@@ -32,7 +33,13 @@ class Secrets:
 
 
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    """The wall clock in epoch ms, never on a whole second.
+
+    Test visits are placed relative to it: a whole-second "now" would make their timestamps
+    whole seconds too, the one case where a DateTime64(3) column and whole-second bounds agree.
+    """
+    ms = time.time_ns() // 1_000_000
+    return ms if ms % 1000 else ms + 1
 
 
 def environ_for(endpoint: ClickHouseEndpoint, database: str, **extra: str) -> dict[str, str]:
@@ -125,3 +132,27 @@ def app_factory(api_environ: dict[str, str]) -> Iterator[AppFactory]:
 def api(app_factory: AppFactory, secrets: Secrets) -> httpx.Client:
     """The API on this test's database, served by uvicorn, tokens loaded."""
     return app_factory()
+
+
+@pytest.fixture
+def chdb(chdb_session: ChdbSession) -> Iterator[ChdbEngine]:
+    """A fresh migrated database on the current engine (chdb)."""
+    engine = ChdbEngine(chdb_session)
+    yield engine
+    engine.drop()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("server", marks=pytest.mark.clickhouse),
+        pytest.param("chdb", marks=pytest.mark.chdb),
+    ]
+)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each engine in turn: the real server (18.16 locally) and current ClickHouse (chdb)."""
+    if request.param == "server":
+        return ServerEngine(
+            request.getfixturevalue("ch_client"), request.getfixturevalue("ch_database")
+        )
+    chdb_engine: ChdbEngine = request.getfixturevalue("chdb")
+    return chdb_engine

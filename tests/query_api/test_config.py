@@ -53,3 +53,11 @@ def test_bad_values_name_the_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError) as err:
         ApiConfig.from_env(env)
     assert err.value.name == name
+
+
+@pytest.mark.parametrize(("refresh", "stale"), [("5", 60.0), ("0.2", 60.0), ("30", 300.0)])
+def test_tokens_are_stale_after_ten_refreshes_and_never_under_a_minute(
+    refresh: str, stale: float
+) -> None:
+    config = ApiConfig.from_env({"VH_API_TOKEN_REFRESH_SECONDS": refresh})
+    assert config.token_stale_seconds == stale

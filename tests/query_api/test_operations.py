@@ -1,10 +1,15 @@
-"""Operability: /health, /ready, /metrics, /openapi.json, JSON access logs, JSON errors."""
+"""Operability: /health, /ready, /metrics, /openapi.json, JSON access logs, JSON errors, and a
+token refresh that outlives any error and says how old the tokens are."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,9 +17,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from query_api import tokens
 from query_api.app import OPENAPI_PATH
 from query_api.logs import JsonFormatter
 from query_api.pool import ClientPool
+from query_api.tokens import TokenStore
 from tests.query_api import contract, visits
 from tests.query_api.conftest import TENANT, AppFactory, Secrets, now_ms
 
@@ -39,6 +46,8 @@ def test_not_ready_without_clickhouse(app_factory: AppFactory) -> None:
     ready = api.get("/ready")
     contract.check(ready, "/ready")
     assert (ready.status_code, ready.json()["reason"]) == (503, "clickhouse")
+    assert ready.json()["tokenRefreshAgeSeconds"] is None  # never loaded
+    assert math.isinf(refresh_age(api))
     response = api.get("/visitors/V", headers={"Auth-API-Key": "anything"})
     contract.check(response, "/visitors/{visitor_id}")
     assert response.status_code == 503
@@ -140,3 +149,89 @@ def test_one_clickhouse_round_trip_per_page(
     assert len(sent) == 2
     assert api.get("/visitors/Unknown", headers=headers).status_code == 404
     assert len(sent) == 3
+
+
+class ManualClock:
+    """Monotonic seconds that move only when told (the token refresh age)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def refresh_age(api: httpx.Client) -> float:
+    families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics").text)}
+    (sample,) = families["vh_api_token_refresh_age_seconds"].samples
+    return float(sample.value)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_token_refresh_survives_any_error_and_its_age_shows(
+    app_factory: AppFactory,
+    secrets: Secrets,
+    ch_client: Any,
+    ch_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = threading.Event()
+    failures: list[int] = []
+    refresh = TokenStore.refresh
+
+    def flaky(self: TokenStore, execute: Any) -> int:
+        if failing.is_set():
+            failures.append(1)
+            raise ValueError("a token row the loader cannot read")  # not a DatabaseError
+        return refresh(self, execute)
+
+    monkeypatch.setattr(TokenStore, "refresh", flaky)
+    clock = ManualClock()
+    api = app_factory(app_kwargs={"refresh_clock": clock})  # refresh every 0.2 s
+    acme = {"Auth-API-Key": secrets.acme}
+    assert api.get("/visitors/Nobody", headers=acme).status_code == 404  # authenticated
+    ready = api.get("/ready")
+    contract.check(ready, "/ready")
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"status": "ready", "tokenRefreshAgeSeconds": 0},
+    )
+
+    with caplog.at_level(logging.ERROR, logger="query_api.app"):
+        failing.set()
+        wait_for(lambda: len(failures) >= 3, "three failed refreshes in a row: the loop lives on")
+    assert any(
+        r.getMessage().startswith("token refresh failed unexpectedly")
+        and r.exc_info is not None
+        and r.exc_info[0] is ValueError
+        for r in caplog.records
+    )
+    clock.now += 30.5
+    still = api.get("/ready")
+    assert (still.status_code, still.json()["tokenRefreshAgeSeconds"]) == (200, 30.5)
+    clock.now += 30  # past max(60 s, 10 x 0.2 s)
+    stale = api.get("/ready")
+    contract.check(stale, "/ready")
+    assert (stale.status_code, stale.json()) == (
+        503,
+        {"status": "unavailable", "reason": "tokens_stale", "tokenRefreshAgeSeconds": 60.5},
+    )
+    assert refresh_age(api) == 60.5
+
+    execute = lambda sql, params: ch_client.execute(sql, params)  # noqa: E731
+    assert tokens.revoke(execute, ch_database, secrets.acme_id)
+    assert api.get("/visitors/Nobody", headers=acme).status_code == 404  # the old set holds
+    failing.clear()
+    wait_for(
+        lambda: api.get("/visitors/Nobody", headers=acme).status_code == 403,
+        "a later good refresh to load the revocation",
+    )
+    assert api.get("/ready").json() == {"status": "ready", "tokenRefreshAgeSeconds": 0}
+    assert refresh_age(api) == 0

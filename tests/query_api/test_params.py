@@ -35,6 +35,15 @@ def test_default_from_follows_an_earlier_to() -> None:
     assert q.from_ms == NOW - 40 * DAY_MS
 
 
+@pytest.mark.parametrize("continuing", [{"paginationKey": "k.1"}, {"before": str(NOW - 5)}])
+def test_a_continuing_page_without_from_reaches_a_day_further_back(
+    continuing: dict[str, str],
+) -> None:
+    assert parse(**continuing).from_ms == NOW - 11 * DAY_MS
+    assert parse(**continuing, to=str(NOW - DAY_MS)).from_ms == NOW - 12 * DAY_MS
+    assert parse(**continuing, **{"from": str(NOW - DAY_MS)}).from_ms == NOW - DAY_MS  # as given
+
+
 def test_every_parameter_is_carried() -> None:
     q = parse(limit="7", before="123", paginationKey="k.1", request_id="r.1", linked_id="L")
     assert (q.limit, q.before_ms, q.pagination_key, q.request_id, q.linked_id) == (

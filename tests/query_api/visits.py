@@ -1,8 +1,15 @@
-"""Build and insert visit rows for the API tests, as the ingest worker would store them."""
+"""Build and insert visit rows for the API tests, exactly as the ingest worker stores them.
+
+Tests may import ``ingest`` (only the ``query_api`` package itself must not): the rows come
+from the worker's own row builder, so a column the worker fills differently per server (the
+``time`` column: seconds on 18.16, milliseconds on current servers) is what the API reads.
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +18,8 @@ import msgspec
 
 from enrich.config import EnrichConfig
 from enrich.enricher import Enricher
+from ingest.rows import COLUMNS, KafkaCoordinates, Row, build_row, to_columns
+from schemas.clickhouse.migrations import ServerFeatures
 from schemas.raw_event import RawVisit
 from schemas.visit import BrowserDetails, EnrichedVisit
 
@@ -18,15 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "schemas" / "examples"
 TEST_MMDB = REPO / "tests" / "enrich" / "data" / "GeoIP2-City-Test.mmdb"
 KNOWN_IP = "81.2.69.160"  # in the MaxMind test database (London, GB)
-
-COLUMNS = (
-    "tenant, visitor_id, timestamp_ms, request_id, time, url, ip, incognito, linked_id, tag,"
-    " bot_probability, browser_name, browser_major_version, browser_full_version, os,"
-    " os_version, device, user_agent, has_location, accuracy_radius, latitude, longitude,"
-    " postal_code, timezone, city_name, continent_code, continent_name, country_code,"
-    " country_name, subdivision_iso_codes, subdivision_names, ingested_at, kafka_topic,"
-    " kafka_partition, kafka_offset"
-)
 
 CHROME = BrowserDetails(
     browser_name="Chrome",
@@ -73,52 +73,57 @@ def visit(
     )
 
 
-def row(v: EnrichedVisit) -> tuple[Any, ...]:
-    """The visits-table row of an enriched visit (column order: COLUMNS)."""
-    b, loc = v.browser_details, v.ip_location
-    subdivisions = (loc.subdivisions or ()) if loc else ()
-    return (
-        v.workspace_id,
-        v.visitor_id,
-        v.timestamp,
-        v.request_id,
-        datetime.fromtimestamp(v.timestamp // 1000, tz=UTC),
-        v.url,
-        v.ip,
-        int(v.incognito),
-        v.linked_id,
-        json.dumps(v.tag if v.tag is not None else {}),
-        float(b.bot_probability),
-        b.browser_name,
-        b.browser_major_version,
-        b.browser_full_version,
-        b.os,
-        b.os_version,
-        b.device,
-        b.user_agent,
-        int(loc is not None),
-        loc.accuracy_radius if loc else None,
-        loc.latitude if loc else None,
-        loc.longitude if loc else None,
-        loc.postal_code if loc else None,
-        loc.timezone if loc else None,
-        loc.city.name if loc and loc.city else None,
-        loc.continent.code if loc and loc.continent else None,
-        loc.continent.name if loc and loc.continent else None,
-        loc.country.code if loc and loc.country else None,
-        loc.country.name if loc and loc.country else None,
-        [s.iso_code for s in subdivisions],
-        [s.name for s in subdivisions],
-        datetime.now(tz=UTC).replace(microsecond=0),
-        "test",
-        0,
-        0,
+def worker_rows(
+    visits: Sequence[EnrichedVisit], features: ServerFeatures, *, ingested_at_s: int | None = None
+) -> list[Row]:
+    """The rows the ingest worker writes for these visits on a server with ``features``.
+
+    ``ingest.rows.build_row`` itself, so the API is tested against what production stores:
+    a ``time`` column of whole seconds (18.16) or of milliseconds (current servers).
+    """
+    ingested = int(time.time()) if ingested_at_s is None else ingested_at_s
+    return [
+        build_row(
+            v,
+            KafkaCoordinates("test", 0, offset),
+            ingested_at_s=ingested,
+            millisecond_time=features.modern_types,
+        )
+        for offset, v in enumerate(visits)
+    ]
+
+
+def features_of(execute: Callable[[str], Sequence[tuple[Any, ...]]]) -> ServerFeatures:
+    """What the server behind ``execute`` supports, from ``version()``, as the worker asks."""
+    return ServerFeatures.from_version(str(execute("SELECT version()")[0][0]))
+
+
+def insert(client: Any, visits: Sequence[EnrichedVisit]) -> None:
+    """One INSERT (one part) of these visits through clickhouse-driver, as the worker's
+    writer sends it: the worker's rows, columnar, in ``ingest.rows.COLUMNS`` order."""
+    rows = worker_rows(visits, features_of(client.execute))
+    client.execute(
+        f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES", to_columns(rows), columnar=True
     )
 
 
-def insert(client: Any, visits: list[EnrichedVisit]) -> None:
-    """One INSERT (one part) of these visits through clickhouse-driver."""
-    client.execute(f"INSERT INTO visits ({COLUMNS}) VALUES", [row(v) for v in visits])
+def json_each_row(rows: Sequence[Row], features: ServerFeatures) -> str:
+    """Worker rows as ``JSONEachRow`` text, for engines without clickhouse-driver (chdb).
+
+    A ``DateTime64(3)`` reads a JSON integer as seconds, so ``time`` travels as text with its
+    milliseconds; ``DateTime`` columns read epoch-second integers as they are.
+    """
+    lines = []
+    for row in rows:
+        record = dict(zip(COLUMNS, row, strict=True))
+        if features.modern_types:
+            ms = record["time"]
+            record["time"] = (
+                datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+                + f".{ms % 1000:03d}"
+            )
+        lines.append(json.dumps(record))
+    return "\n".join(lines)
 
 
 def iso_ms(timestamp_ms: int) -> str:
