@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock up down status run migrate test test-fast bench bench-quick soak wrk lint check clean
+.PHONY: help setup lock docs up down status run migrate test test-fast bench bench-quick soak wrk lint check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,19 +35,19 @@ lock: ## re-resolve the newest versions pyproject.toml allows into constraints.t
 	@echo "constraints.txt refreshed: review the diff, run make test, commit it"
 
 up: $(STAMP) ## start Kafka and ClickHouse on loopback (idempotent)
-	$(PY) -m deploy.local up
+	$(VENV)/bin/vh stack up
 
 down: $(STAMP) ## stop Kafka and ClickHouse
-	$(PY) -m deploy.local down
+	$(VENV)/bin/vh stack down
 
 status: $(STAMP) ## show whether the local services run
-	$(PY) -m deploy.local status
+	$(VENV)/bin/vh stack status
 
 migrate: up ## create or upgrade the ClickHouse schema
 	$(VENV)/bin/vh migrate
 
 run: up ## the main job: stack + migrate + worker + API + demo traffic (Ctrl-C stops)
-	$(PY) -m deploy.local.run
+	$(VENV)/bin/vh run
 
 test: up ## the whole test suite against the real services
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -69,6 +69,9 @@ wrk:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -q wrk; } || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
 
+docs: $(STAMP) ## regenerate the README's configuration table from the settings declarations
+	$(PY) -c "from pathlib import Path; from vh import settings; p = Path('README.md'); p.write_text(settings.rewrite(p.read_text()))"
+
 lint: $(STAMP) ## format and fix lint in place
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
@@ -76,7 +79,7 @@ lint: $(STAMP) ## format and fix lint in place
 check: $(STAMP) ## lint and types, no fixes (what CI runs)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy enrich ingest query_api schemas deploy tests
+	$(VENV)/bin/mypy enrich ingest query_api schemas deploy vh tests
 
 clean: down ## stop services and delete var/ (data, logs, jar cache) and .venv
 	rm -rf var $(VENV)

@@ -87,7 +87,7 @@ def create_app(
         services = Services(
             config=config,
             pool=ClientPool(config),
-            tokens=TokenStore(config.clickhouse_database, clock=refresh_clock),
+            tokens=TokenStore(config.clickhouse.database, clock=refresh_clock),
             limiter=limiter,
             metrics=metrics,
             openapi=OPENAPI_PATH.read_bytes(),

@@ -42,13 +42,13 @@ class ClientPool:
         self._closed = False
 
     def _new_client(self) -> Client:
-        c = self._config
+        c, ch = self._config, self._config.clickhouse
         return Client(
-            c.clickhouse_host,
-            port=c.clickhouse_port,
-            user=c.clickhouse_user,
-            password=c.clickhouse_password,
-            database=c.clickhouse_database,
+            ch.host,
+            port=ch.port,
+            user=ch.user,
+            password=ch.password,
+            database=ch.database,
             connect_timeout=3,
             send_receive_timeout=c.query_timeout_seconds + 5,
             settings={"max_execution_time": c.query_timeout_seconds},

@@ -57,7 +57,7 @@ async def _guarded(
 async def _page(
     services: Services, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[object, ...]], render.Summary]:
-    statement = queries.visit_page(services.config.clickhouse_database, tenant, query)
+    statement = queries.visit_page(services.config.clickhouse.database, tenant, query)
     rows = await run_in_threadpool(services.pool.execute, statement.sql, statement.params)
     if not rows:  # the summary side always yields a row; none means the query misbehaved
         raise DatabaseError("page query returned no summary row")
@@ -88,7 +88,7 @@ async def get_event(request: Request) -> Response:
 
     async def handle(services: Services, token: Token) -> Response:
         request_id = params.request_id(request.path_params["request_id"])
-        db = services.config.clickhouse_database
+        db = services.config.clickhouse.database
         where = queries.locate_request(db, token.tenant, request_id)
         found = await run_in_threadpool(services.pool.execute, where.sql, where.params)
         not_found = ApiError(404, "RequestNotFound", "request id is not found")
@@ -110,7 +110,7 @@ async def delete_visitor(request: Request) -> Response:
 
     async def handle(services: Services, token: Token) -> Response:
         visitor_id = params.visitor_id(request.path_params["visitor_id"])
-        db = services.config.clickhouse_database
+        db = services.config.clickhouse.database
         state = queries.visitor_state(db, token.tenant, visitor_id)
         rows = await run_in_threadpool(services.pool.execute, state.sql, state.params)
         count, last_seen, erased_at = (int(v) for v in rows[0])

@@ -3,20 +3,18 @@
 Only ``sha256(secret)`` is stored. The API loads all tokens at start and reloads them every
 ``VH_API_TOKEN_REFRESH_SECONDS``, so a new or revoked token takes effect within that time.
 
-CLI::
+Command line (``vh.tokens``)::
 
-    python -m query_api.tokens create --tenant acme-prod --name "billing backend"
-    python -m query_api.tokens list
-    python -m query_api.tokens revoke TOKEN_ID
+    vh tokens create --tenant acme-prod --name "billing backend"
+    vh tokens list
+    vh tokens revoke TOKEN_ID
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import secrets
-import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -179,49 +177,3 @@ def revoke(
     if not after or not after[0][3]:
         raise RevokeNotConfirmed(token_id, version, int(after[0][4]) if after else None)
     return True
-
-
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """The CLI; reads the same VH_CLICKHOUSE_* settings as the API. Returns an exit status."""
-    from query_api.config import ApiConfig
-    from query_api.pool import ClientPool
-
-    parser = argparse.ArgumentParser(prog="python -m query_api.tokens")
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("create", help="create a token; prints its secret once")
-    make.add_argument("--tenant", required=True, help="workspaceId the token may read")
-    make.add_argument("--name", required=True, help="what the token is for")
-    commands.add_parser("list", help="list tokens (never their secrets)")
-    drop = commands.add_parser("revoke", help="revoke a token by id")
-    drop.add_argument("token_id")
-    args = parser.parse_args(argv)
-
-    config = ApiConfig.from_env(environ)
-    pool = ClientPool(config)
-    db = config.clickhouse_database
-    try:
-        if args.command == "create":
-            token_id, secret = create(pool.execute, db, args.tenant, args.name)
-            print(f"token_id: {token_id}\ntenant:   {args.tenant}\nsecret:   {secret}")
-            print("The secret is shown only now; store it safely.", file=sys.stderr)
-        elif args.command == "list":
-            print("token_id\ttenant\tname\tcreated_at\trevoked")
-            for token_id, tenant, name, created, revoked in list_tokens(pool.execute, db):
-                print(f"{token_id}\t{tenant}\t{name}\t{created}\t{'yes' if revoked else 'no'}")
-        else:
-            try:
-                found = revoke(pool.execute, db, args.token_id)
-            except RevokeNotConfirmed as exc:
-                print(f"NOT revoked: {exc}; run revoke again", file=sys.stderr)
-                return 1
-            if not found:
-                print(f"no token with id {args.token_id!r}", file=sys.stderr)
-                return 1
-            print(f"revoked {args.token_id} (the API stops accepting it within its refresh time)")
-    finally:
-        pool.close()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

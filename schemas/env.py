@@ -189,12 +189,14 @@ def is_set(environ: Mapping[str, str], variable: str) -> bool:
     return bool(_raw(environ, variable))
 
 
-def declared(cls: type[Any]) -> list[tuple[Setting, Any]]:
-    """The settings of ``cls`` (nested ones included), with their defaults, in order."""
+def declared(cls: type[Any], *, include_nested: bool = True) -> list[tuple[Setting, Any]]:
+    """The settings of ``cls`` (and of the classes it nests, unless told not to), with their
+    defaults, in order."""
     out: list[tuple[Setting, Any]] = []
     for f in fields(cls):
         if f.metadata.get(_NESTED):
-            out += declared(f.default_factory)  # type: ignore[arg-type]
+            if include_nested:
+                out += declared(f.default_factory)  # type: ignore[arg-type]
         elif _SETTING in f.metadata:
             out.append((f.metadata[_SETTING], f.default))
     return out
@@ -222,17 +224,18 @@ def _read(spec: Setting, environ: Mapping[str, str], default: Any, error: Error)
 
 def markdown_table(sections: Sequence[tuple[type[Any], str]]) -> str:
     """The configuration table of the docs: one row per variable, in declaration order, with
-    who reads it (a variable several classes declare gets all their labels)."""
+    who reads it. Nested classes are not repeated: list them as sections of their own."""
     rows: dict[str, tuple[Setting, Any, list[str]]] = {}
     for cls, used_by in sections:
-        for spec, default in declared(cls):
+        for spec, default in declared(cls, include_nested=False):
             if spec.variable in rows:
                 rows[spec.variable][2].append(used_by)
             else:
                 rows[spec.variable] = (spec, default, [used_by])
     lines = ["| variable | default | used by | meaning |", "|---|---|---|---|"]
     for spec, default, users in rows.values():
-        shown = spec.shown or ("empty" if default == "" else f"`{default}`")
+        text = ("on" if default else "off") if isinstance(default, bool) else default
+        shown = spec.shown or ("empty" if default == "" else f"`{text}`")
         lines.append(f"| `{spec.variable}` | {shown} | {', '.join(users)} | {spec.meaning} |")
     return "\n".join(lines) + "\n"
 

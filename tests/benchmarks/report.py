@@ -113,7 +113,7 @@ def ingest_section(res: IngestResults) -> str:
     lines = [
         "## Ingestion, end to end",
         "",
-        f"{s.events:,} demo events (`ingest.demo` generator: {s.visitors:,} Zipf visitors, real "
+        f"{s.events:,} demo events (`vh.demo` generator: {s.visitors:,} Zipf visitors, real "
         f"user agents, located addresses; {res.payload_bytes / max(s.events, 1):.0f} bytes "
         f"per event on average) pre-published to one topic with {s.partitions} partitions, "
         "keyed by visitorId. Each run reads the whole topic with a fresh consumer group into "

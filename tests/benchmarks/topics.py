@@ -1,6 +1,6 @@
 """Kafka side of the ingestion benchmark: a pre-filled topic of demo events, and offsets.
 
-The topic is filled once per run with the demo producer's generator (``ingest.demo``: Zipf
+The topic is filled once per run with the demo producer's generator (``vh.demo``: Zipf
 visitors, real-world user agents, addresses the GeoIP database locates), keyed by visitorId
 like the edge collectors do, then every measured consumer reads the same bytes.
 """
@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 from enrich.config import EnrichConfig
-from ingest import demo
+from vh import demo
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:

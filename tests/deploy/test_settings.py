@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.local import __main__ as stack_cli
 from deploy.local.settings import REPO_ROOT, SettingsError, StackSettings
 
 
@@ -19,11 +18,3 @@ def test_a_bad_port_names_the_variable(value: str) -> None:
     with pytest.raises(SettingsError) as info:
         StackSettings.from_env({"VH_KAFKA_PORT": value})
     assert info.value.name == "VH_KAFKA_PORT"
-
-
-def test_the_stack_command_says_which_setting_is_wrong(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("VH_CLICKHOUSE_PORT", "ninety")
-    assert stack_cli.main(["status"]) == 2
-    assert "VH_CLICKHOUSE_PORT='ninety': not an integer" in capsys.readouterr().err

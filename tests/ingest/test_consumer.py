@@ -219,8 +219,8 @@ def _fields(config: IngestConfig) -> dict[str, Any]:
 def test_replay_republishes_dead_letters_once(
     ingest_config: IngestConfig, start_worker: Start, ch_client: Any
 ) -> None:
-    from ingest.replay import replay
     from ingest.rows import KafkaCoordinates
+    from vh.replay import replay
 
     # A letter dead-lettered by a bug since fixed: valid now, with this project's headers.
     headers = dlq.dead_letter_headers(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from query_api.config import ApiConfig, ConfigError
+from schemas.env import ClickHouseSettings
 
 
 def test_defaults() -> None:
     c = ApiConfig.from_env({})
-    assert (c.clickhouse_host, c.clickhouse_port, c.clickhouse_database) == (
+    assert (c.clickhouse.host, c.clickhouse.port, c.clickhouse.database) == (
         "127.0.0.1",
         19000,
         "visit_history",
@@ -36,7 +37,18 @@ def test_every_variable_is_read() -> None:
             "VH_API_QUERY_TIMEOUT_SECONDS": "3",
         }
     )
-    assert c == ApiConfig("ch", 9000, "api", "pw", "vh", "0.0.0.0", 9999, 3, 10, 50, 2.5, 5, 1.0, 3)
+    assert c == ApiConfig(
+        ClickHouseSettings("ch", 9000, "api", "pw", "vh"),
+        "0.0.0.0",
+        9999,
+        3,
+        10,
+        50,
+        2.5,
+        5,
+        1.0,
+        3,
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from query_api import tokens
 from query_api.pool import ClientPool
 from tests.conftest import ClickHouseEndpoint
 from tests.query_api.conftest import environ_for
+from vh.main import main as cli
 
 
 def test_cli_create_list_revoke(
@@ -21,7 +22,7 @@ def test_cli_create_list_revoke(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     env = environ_for(clickhouse_endpoint, ch_database)
-    assert tokens.main(["create", "--tenant", "acme", "--name", "billing"], env) == 0
+    assert cli(["tokens", "create", "--tenant", "acme", "--name", "billing"], env) == 0
     out = capsys.readouterr().out
     fields = dict(line.split(":", 1) for line in out.strip().splitlines())
     token_id, secret = fields["token_id"].strip(), fields["secret"].strip()
@@ -37,17 +38,17 @@ def test_cli_create_list_revoke(
     assert found is not None and (found.token_id, found.tenant) == (token_id, "acme")
     assert store.authenticate(secret + "x") is None
 
-    assert tokens.main(["list"], env) == 0
+    assert cli(["tokens", "list"], env) == 0
     listing = capsys.readouterr().out
     assert f"{token_id}\tacme\tbilling\t" in listing and listing.rstrip().endswith("no")
     assert secret not in listing
 
-    assert tokens.main(["revoke", token_id], env) == 0
-    assert tokens.main(["revoke", "no-such-id"], env) == 1
+    assert cli(["tokens", "revoke", token_id], env) == 0
+    assert cli(["tokens", "revoke", "no-such-id"], env) == 1
     capsys.readouterr()
     store.refresh(lambda sql, params: ch_client.execute(sql, params))
     assert store.authenticate(secret) is None
-    assert tokens.main(["list"], env) == 0
+    assert cli(["tokens", "list"], env) == 0
     assert capsys.readouterr().out.rstrip().endswith("yes")
 
 
@@ -107,7 +108,7 @@ def test_revoke_reads_back_and_fails_loudly_when_still_live(
 
     monkeypatch.setattr(ClientPool, "execute", contested)
     env = environ_for(clickhouse_endpoint, ch_database)
-    assert tokens.main(["revoke", token_id], env) == 1
+    assert cli(["tokens", "revoke", token_id], env) == 1
     captured = capsys.readouterr()
     assert "revoked" not in captured.out
     assert f"NOT revoked: token {token_id!r} is still live" in captured.err
@@ -115,6 +116,6 @@ def test_revoke_reads_back_and_fails_loudly_when_still_live(
     store.refresh(_execute(ch_client))
     assert store.authenticate(secret) is not None  # what the CLI said: not revoked
     monkeypatch.undo()
-    assert tokens.main(["revoke", token_id], env) == 0  # once the race is over, it holds
+    assert cli(["tokens", "revoke", token_id], env) == 0  # once the race is over, it holds
     store.refresh(_execute(ch_client))
     assert store.authenticate(secret) is None

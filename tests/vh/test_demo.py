@@ -6,9 +6,9 @@ import random
 from collections import Counter
 
 from enrich.enricher import Enricher
-from ingest import demo
 from schemas.raw_event import decode_raw_visit
 from tests.ingest.conftest import ENRICH
+from vh import demo
 
 NOW_MS = 1_700_000_000_000
 

@@ -13,6 +13,7 @@ be replayed; fix it at its source).
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from ingest.config import IngestConfig
 from ingest.dlq import parse_headers
 from ingest.kafka_clients import KafkaConsumer, TopicPartition, commit_offsets, make_producer
+from vh.commands import Subparsers, command
+from vh.progress import Progress
 
 logger = logging.getLogger(__name__)
 _CHUNK = 1000
@@ -116,3 +119,32 @@ def _republish(producer: Any, record: Any) -> bool:
         headers=[("vh-replayed-from", coordinates)],
     )
     return True
+
+
+# -- `vh replay` -----------------------------------------------------------------------------------
+
+
+def register(sub: Subparsers) -> None:
+    parser = command(
+        sub,
+        "replay",
+        run,
+        "re-publish dead letters to their source topic",
+        "Re-publish VH_KAFKA_DLQ_TOPIC records (once each) to the topic they came from, "
+        "after a fix.",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="at most N records")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = IngestConfig.from_env(args.environ)
+    bar = Progress("dead letters replayed", None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done)
+
+    replayed = replay(config, limit=args.limit, progress=progress)
+    bar.close()
+    logger.info("replay finished", extra={"replayed": replayed, "from": config.dlq_topic})
+    return 0

@@ -1,25 +1,42 @@
-"""`make run`: the whole pipeline on this machine, until Ctrl-C.
+"""``vh run`` (``make run``): the whole pipeline on this machine, until Ctrl-C.
 
-Assumes `make up` has started Kafka and ClickHouse. Migrates the schema, creates a demo API
-token, then runs three processes side by side — the ingest worker, the query API and the demo
-traffic source — with their output prefixed by name. Ctrl-C (or SIGTERM) stops all three
-gracefully: the worker flushes and commits before it exits.
+Assumes ``vh stack up`` has started Kafka and ClickHouse. Creates the topics, migrates the
+schema, creates a demo API token, then runs three processes side by side — the ingest worker,
+the query API and the demo traffic source — with their output prefixed by name. Ctrl-C (or
+SIGTERM) stops all three gracefully: the worker flushes and commits before it exits. Every
+address it prints comes from the same settings objects the processes read.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import IO
 
-VENV_BIN = Path(sys.executable).parent
+from ingest.config import IngestConfig
+from query_api.config import ApiConfig
+from schemas import env
+from vh.commands import Subparsers, command
+from vh.settings import RunSettings
+
+VH = [sys.executable, "-m", "vh"]
 DEMO_TENANT = "demo"
+
+
+def register(sub: Subparsers) -> None:
+    command(
+        sub,
+        "run",
+        run,
+        "the whole pipeline here: worker, API and demo traffic (Ctrl-C stops)",
+        "Create the topics, migrate, create a demo token, then run `vh worker`, `vh api` "
+        "and `vh produce-demo` side by side until Ctrl-C. Needs `vh stack up` first.",
+    )
 
 
 def _prefix(name: str, stream: IO[bytes]) -> None:
@@ -28,57 +45,55 @@ def _prefix(name: str, stream: IO[bytes]) -> None:
         sys.stdout.flush()
 
 
-def _run_once(argv: list[str]) -> str:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+def _run_once(argv: list[str], environ: dict[str, str]) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, env=environ)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"`{' '.join(argv)}` failed (exit {result.returncode})")
     return result.stdout
 
 
-def _announce(env: dict[str, str], token: str) -> None:
+def _announce(environ: dict[str, str], token: str, api: ApiConfig, ingest: IngestConfig) -> None:
     """Once the first visits are stored, print how to read one back through the API."""
-    api = f"http://127.0.0.1:{env.get('VH_API_PORT', '8000')}"
+    base = f"http://{api.host}:{api.port}"
     visitor = "VISITOR_ID"
     for _ in range(30):
         time.sleep(2)
         found = subprocess.run(
-            [str(VENV_BIN / "vh"), "visitors", "--tenant", DEMO_TENANT, "--limit", "1"],
+            [*VH, "visitors", "--tenant", DEMO_TENANT, "--limit", "1"],
             capture_output=True,
             text=True,
             check=False,
+            env=environ,
         ).stdout.split()
         if found:
             visitor = found[0]
             break
     print(
         "\n== The pipeline runs. In another terminal:\n"
-        f"  curl -s -H 'Auth-Token: {token}' {api}/visitors/{visitor} | python3 -m json.tool\n"
+        f"  curl -s -H 'Auth-Token: {token}' {base}/visitors/{visitor} | python3 -m json.tool\n"
         f"  .venv/bin/vh visitors --tenant {DEMO_TENANT}      # more visitor ids\n"
-        f"  curl -s {api}/metrics | head                     # API metrics\n"
-        f"  curl -s http://127.0.0.1:{env.get('VH_METRICS_PORT', '9464')}/metrics | grep vh_"
+        f"  curl -s {base}/metrics | head                     # API metrics\n"
+        f"  curl -s http://127.0.0.1:{ingest.metrics_port}/metrics | grep vh_"
         "    # worker metrics\n"
-        f"  clickhouse-client --port {env.get('VH_CLICKHOUSE_PORT', '19000')} "
-        "-d visit_history  # SQL\n"
+        f"  clickhouse-client --port {ingest.clickhouse.port} "
+        f"-d {ingest.clickhouse.database}  # SQL\n"
         "Ctrl-C stops the worker, the API and the demo traffic; `make down` stops the stack.\n",
         flush=True,
     )
 
 
-def _ensure_topics(env: dict[str, str]) -> None:
+def _ensure_topics(ingest: IngestConfig) -> None:
     """Create the raw and dead-letter topics (4 and 1 partitions) unless they exist, so the
     worker never starts on a missing topic. Production creates topics with its own tooling."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=env.get("VH_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
+    admin = KafkaAdminClient(bootstrap_servers=ingest.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())
-        for name, partitions in (
-            (env.get("VH_KAFKA_TOPIC", "visits.raw"), 4),
-            (env.get("VH_KAFKA_DLQ_TOPIC", "visits.dlq"), 1),
-        ):
+        for name, partitions in ((ingest.topic, 4), (ingest.dlq_topic, 1)):
             if name not in existing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics([NewTopic(name, partitions, 1)])
@@ -86,43 +101,32 @@ def _ensure_topics(env: dict[str, str]) -> None:
         admin.close()
 
 
-def main() -> int:
-    env = dict(os.environ)
+def run(args: argparse.Namespace) -> int:
+    environ: dict[str, str] = args.environ
+    ingest = IngestConfig.from_env(environ)
+    api = ApiConfig.from_env(environ)
+    demo = env.load(RunSettings, environ, error=ValueError)
     print("creating topics and migrating the ClickHouse schema ...", flush=True)
-    _ensure_topics(env)
-    _run_once([str(VENV_BIN / "vh"), "migrate"])
+    _ensure_topics(ingest)
+    _run_once([*VH, "migrate"], environ)
     created = _run_once(
-        [
-            sys.executable,
-            "-m",
-            "query_api.tokens",
-            "create",
-            "--tenant",
-            DEMO_TENANT,
-            "--name",
-            "make-run",
-        ]
+        [*VH, "tokens", "create", "--tenant", DEMO_TENANT, "--name", "make-run"], environ
     )
     token = next(line.split()[-1] for line in created.splitlines() if line.startswith("secret:"))
 
     commands = {
-        "worker": [str(VENV_BIN / "vh"), "worker"],
-        "api": [sys.executable, "-m", "query_api"],
-        "demo": [
-            str(VENV_BIN / "vh"),
-            "produce-demo",
-            "--rate",
-            env.get("VH_DEMO_RATE", "200"),
-        ],
+        "worker": [*VH, "worker"],
+        "api": [*VH, "api"],
+        "demo": [*VH, "produce-demo", "--rate", str(demo.demo_rate)],
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, argv in commands.items():
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environ)
         assert proc.stdout is not None
         threading.Thread(target=_prefix, args=(name, proc.stdout), daemon=True).start()
         procs[name] = proc
 
-    threading.Thread(target=_announce, args=(env, token), daemon=True).start()
+    threading.Thread(target=_announce, args=(environ, token, api, ingest), daemon=True).start()
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -145,7 +149,3 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
