@@ -56,13 +56,13 @@ test-fast: $(STAMP) ## only the tests that need no service
 	$(VENV)/bin/pytest -m "not kafka and not clickhouse and not faults" $(PYTEST_ARGS)
 
 bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md
-	$(PY) -m tests.benchmarks
+	$(PY) -m bench
 
 bench-quick: up wrk ## the benchmarks in quick mode (smaller data, fewer repeats)
-	$(PY) -m tests.benchmarks --quick
+	$(PY) -m bench --quick
 
 soak: up ## one worker fed for 20 minutes: its memory over a long run; rewrites docs/soak.md
-	$(PY) -m tests.benchmarks.soak
+	$(PY) -m bench.soak
 
 # The API load generator of the benchmarks, from Debian.
 wrk:
@@ -79,7 +79,7 @@ lint: $(STAMP) ## format and fix lint in place
 check: $(STAMP) ## lint and types, no fixes (what CI runs)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy enrich ingest query_api schemas deploy vh tests
+	$(VENV)/bin/mypy enrich ingest query_api schemas deploy vh bench tests
 
 clean: down ## stop services and delete var/ (data, logs, jar cache) and .venv
 	rm -rf var $(VENV)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ import pytest
 from deploy.local import clickhouse as local_clickhouse
 from deploy.local import kafka as local_kafka
 from deploy.local.settings import StackSettings
+from tests.support.services import ChdbSession, ClickHouseEndpoint
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -46,26 +46,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(marker)
         if "local_stack" in names:
             item.add_marker("kafka")
-
-
-@dataclass(frozen=True)
-class ClickHouseEndpoint:
-    host: str
-    port: int
-    user: str = "default"
-    password: str = ""
-
-    def client(self, database: str = "default", **settings: Any) -> Any:
-        from clickhouse_driver import Client
-
-        return Client(
-            self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            database=database,
-            settings=settings or None,
-        )
 
 
 def _containers_requested() -> bool:
@@ -165,32 +145,6 @@ def ch_client(clickhouse_endpoint: ClickHouseEndpoint, ch_database: str) -> Iter
     client = clickhouse_endpoint.client(ch_database)
     yield client
     client.disconnect()
-
-
-class ChdbSession:
-    """The current ClickHouse engine, in-process (chdb), with an execute() like the driver's."""
-
-    def __init__(self) -> None:
-        from chdb import session
-
-        self._session = session.Session()
-
-    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        """Run ``sql``; ``params`` are substituted client-side, as clickhouse-driver does."""
-        import json
-
-        if params:
-            from clickhouse_driver.util.escape import escape_params
-
-            sql = sql % escape_params(params, None)
-        result = self._session.query(sql, "JSONCompact")
-        text = result.bytes()
-        if not text:
-            return []
-        return [tuple(row) for row in json.loads(text)["data"]]
-
-    def close(self) -> None:
-        self._session.close()
 
 
 @pytest.fixture(scope="session")

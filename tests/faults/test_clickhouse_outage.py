@@ -14,8 +14,8 @@ import pytest
 
 from deploy.local import clickhouse as local_clickhouse
 from deploy.local.settings import StackSettings
-from tests.faults.conftest import Pipeline
-from tests.ingest.conftest import (
+from tests.support.faults import Pipeline
+from tests.support.ingest import (
     API_QUERY,
     NOW_MS,
     RunningWorker,

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from tests.faults import events
-from tests.faults.conftest import (
+from tests.faults.pages import all_visits
+from tests.faults.report import Figures
+from tests.support.faults import (
     ROOT,
     Api,
     Pipeline,
@@ -25,8 +27,6 @@ from tests.faults.conftest import (
     restart_kafka,
     wait_until,
 )
-from tests.faults.pages import all_visits
-from tests.faults.report import Figures
 
 SECTION = "crash"
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.clickhouse]

@@ -20,9 +20,9 @@ import pytest
 from ingest.dlq import REASON, SOURCE_TOPIC, parse_headers
 from schemas.raw_event import REASONS
 from tests.faults import events, hostile
-from tests.faults.conftest import Api, Pipeline, WorkerProcess, wait_until
 from tests.faults.pages import all_visits
 from tests.faults.report import Figures
+from tests.support.faults import Api, Pipeline, WorkerProcess, wait_until
 
 SECTION = "hostile_events"
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.clickhouse]

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from query_api import tokens
-from tests.faults.conftest import Api, Pipeline, wait_until
 from tests.faults.report import Figures
 from tests.query_api import fuzz, visits
-from tests.query_api.conftest import now_ms
+from tests.support.api import now_ms
+from tests.support.faults import Api, Pipeline, wait_until
 
 SECTION = "hostile_requests"
 pytestmark = [pytest.mark.faults, pytest.mark.clickhouse]

@@ -20,8 +20,8 @@ import pytest
 
 from deploy.local import kafka as local_kafka
 from tests.faults import events
-from tests.faults.conftest import Pipeline, WorkerProcess, _start_kafka, wait_until
 from tests.faults.report import Figures
+from tests.support.faults import Pipeline, WorkerProcess, start_kafka, wait_until
 
 SECTION = "kafka_outage"
 
@@ -79,7 +79,7 @@ def test_a_long_kafka_outage_with_dead_letters_pending_is_ridden_out(
     os.kill(worker.pid, signal.SIGCONT)
     time.sleep(DOWN_S)
     alive_during_outage = worker.alive()
-    _start_kafka(p.stack)
+    start_kafka(p.stack)
     assert alive_during_outage, "the worker died while Kafka was away:\n" + _tail(worker)
 
     def caught_up() -> bool:

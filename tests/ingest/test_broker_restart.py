@@ -21,7 +21,7 @@ import pytest
 from deploy.local import kafka as local_kafka
 from deploy.local.settings import StackSettings
 from ingest.config import IngestConfig
-from tests.ingest.conftest import (
+from tests.support.ingest import (
     API_QUERY,
     NOW_MS,
     RunningWorker,

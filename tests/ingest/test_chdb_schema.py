@@ -15,8 +15,8 @@ from ingest import retention
 from ingest.processor import VisitProcessor
 from ingest.rows import COLUMNS, KafkaCoordinates, Row
 from schemas.clickhouse import migrations
-from tests.conftest import ChdbSession
-from tests.ingest.conftest import API_QUERY, ENRICH, NOW_MS, raw_event
+from tests.support.ingest import API_QUERY, ENRICH, NOW_MS, raw_event
+from tests.support.services import ChdbSession
 
 
 @pytest.fixture

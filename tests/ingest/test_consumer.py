@@ -12,7 +12,7 @@ from kafka import KafkaConsumer
 from ingest import dlq
 from ingest.config import IngestConfig
 from ingest.flow import EXIT_DLQ_GUARD
-from tests.ingest.conftest import (
+from tests.support.ingest import (
     API_QUERY,
     NOW_MS,
     RunningWorker,

@@ -17,7 +17,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from ingest.assembly import NotReady, open_worker
 from ingest.config import IngestConfig
 from ingest.flow import EXIT_DLQ_UNWRITABLE
-from tests.ingest.conftest import ENRICH, RunningWorker, committed, produce, raw_event
+from tests.support.ingest import ENRICH, RunningWorker, committed, produce, raw_event
 
 ROOT = Path(__file__).parents[2]
 BAD = (ROOT / "schemas/examples/invalid/schema.json").read_bytes()
@@ -106,7 +106,7 @@ def test_a_dlq_topic_this_worker_may_not_write_is_refused_at_start(
 
     from deploy.local import kafka as local_kafka
     from deploy.local.settings import StackSettings
-    from tests.faults.conftest import free_port
+    from tests.support.faults import free_port
 
     shared = StackSettings.from_env()
     stack = StackSettings.from_env(

@@ -8,7 +8,7 @@ from typing import Any
 
 from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
-from tests.ingest.conftest import (
+from tests.support.ingest import (
     API_QUERY,
     ENRICH,
     NOW_MS,

@@ -12,7 +12,7 @@ from ingest.config import IngestConfig
 from ingest.erasures import FIRST_LOAD_CHECK_MS, ErasureView
 from query_api import queries, render
 from query_api.params import MAX_MS, VisitQuery
-from tests.ingest.conftest import RunningWorker, produce, raw_event, request_ids, wait_until
+from tests.support.ingest import RunningWorker, produce, raw_event, request_ids, wait_until
 
 NOW = 1_800_000_000_000
 

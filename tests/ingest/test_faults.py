@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from ingest.config import IngestConfig
-from tests.ingest.conftest import (
+from tests.support.ingest import (
     GEOIP_TEST_DB,
     committed,
     produce,

@@ -17,7 +17,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from ingest.config import IngestConfig
-from tests.ingest.conftest import RunningWorker, committed, produce, raw_event, wait_until
+from tests.support.ingest import RunningWorker, committed, produce, raw_event, wait_until
 
 PARTITIONS = 6
 EVENTS = 3000

@@ -12,7 +12,7 @@ import pytest
 
 from ingest.writer import MAX_PARTITIONS_PER_INSERT
 from schemas.clickhouse import migrations
-from tests.conftest import ChdbSession
+from tests.support.services import ChdbSession
 
 # 2000-01 to 2026-12: every month a timestamp may fall in, one visit each.
 _INSERT = """

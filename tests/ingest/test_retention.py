@@ -7,7 +7,7 @@ from typing import Any
 
 from ingest import retention
 from ingest.writer import ClickHouseWriter
-from tests.conftest import ClickHouseEndpoint
+from tests.support.services import ClickHouseEndpoint
 
 NOW = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from enrich.enricher import Enricher
 from ingest.processor import VisitProcessor
 from ingest.rows import COLUMNS, KafkaCoordinates, build_row, time_value, to_columns
 from schemas.raw_event import decode_raw_visit
-from tests.ingest.conftest import ENRICH
+from tests.support.ingest import ENRICH
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "schemas/examples").glob("*.json"))

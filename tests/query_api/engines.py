@@ -19,8 +19,8 @@ from query_api import params, queries, render
 from schemas.clickhouse import migrations
 from schemas.clickhouse.migrations import ServerFeatures
 from schemas.visit import EnrichedVisit
-from tests.conftest import ChdbSession
 from tests.query_api import visits
+from tests.support.services import ChdbSession
 
 
 class Engine(Protocol):

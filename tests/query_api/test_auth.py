@@ -11,7 +11,7 @@ import pytest
 
 from query_api import tokens
 from tests.query_api import contract, visits
-from tests.query_api.conftest import OTHER_TENANT, TENANT, AppFactory, Secrets, now_ms
+from tests.support.api import OTHER_TENANT, TENANT, AppFactory, Secrets, now_ms
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.query_api import contract, visits
-from tests.query_api.conftest import OTHER_TENANT, TENANT, Secrets, now_ms
+from tests.support.api import OTHER_TENANT, TENANT, Secrets, now_ms
 
 EVENT = "/events/{request_id}"
 VISITOR = "/visitors/{visitor_id}"

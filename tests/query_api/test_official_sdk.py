@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.query_api import visits
-from tests.query_api.conftest import TENANT, AppFactory, Secrets, now_ms
+from tests.support.api import TENANT, AppFactory, Secrets, now_ms
 
 with warnings.catch_warnings():
     # The v3 SDK announces its own deprecation (v4 exists) on import.

@@ -23,7 +23,7 @@ from query_api.logs import JsonFormatter
 from query_api.pool import ClientPool
 from query_api.tokens import TokenStore
 from tests.query_api import contract, visits
-from tests.query_api.conftest import TENANT, AppFactory, Secrets, now_ms
+from tests.support.api import TENANT, AppFactory, Secrets, now_ms
 
 
 def free_port() -> int:

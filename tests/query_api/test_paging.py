@@ -22,8 +22,8 @@ import pytest
 from query_api import queries
 from query_api.params import DAY_MS, MAX_MS, VisitQuery
 from tests.query_api import contract, visits
-from tests.query_api.conftest import TENANT, AppFactory, Secrets, now_ms
 from tests.query_api.engines import Engine, erase, get_event, get_visitors, walk
+from tests.support.api import TENANT, AppFactory, Secrets, now_ms
 
 HOUR_MS = 3_600_000
 PATH = "/visitors/{visitor_id}"

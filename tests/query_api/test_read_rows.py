@@ -13,7 +13,7 @@ from query_api.config import ApiConfig
 from query_api.params import VisitQuery
 from query_api.pool import ClientPool
 from tests.query_api import visits
-from tests.query_api.conftest import TENANT, now_ms
+from tests.support.api import TENANT, now_ms
 
 VISITORS = 50_000
 ROWS = 500_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.query_api import fuzz, visits
-from tests.query_api.conftest import TENANT, AppFactory, Secrets, now_ms
+from tests.support.api import TENANT, AppFactory, Secrets, now_ms
 
 EXAMPLES = 60
 

@@ -1,7 +1,7 @@
 """End to end: the seed's example event through Kafka and the ingest worker, out of the API.
 
 The worker is the ingest engineer's (`ingest.worker.open_worker`), run in a thread on this
-test's own topics and database, with the MaxMind test GeoIP database (tests/ingest/conftest).
+test's own topics and database, with the MaxMind test GeoIP database (tests/support/ingest.py).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from query_api import tokens
-from tests.conftest import ClickHouseEndpoint
-from tests.ingest.conftest import RunningWorker, quick_worker_config
 from tests.query_api import visits
-from tests.query_api.conftest import AppFactory, now_ms
 from tests.query_api.test_visitors import seed_browser_details
+from tests.support.api import AppFactory, now_ms
+from tests.support.ingest import RunningWorker, quick_worker_config
+from tests.support.services import ClickHouseEndpoint
 
 SEED = (visits.EXAMPLES / "seed-visit.json").read_bytes()
 SEED_JSON = json.loads(SEED)

@@ -10,8 +10,8 @@ import pytest
 
 from query_api import tokens
 from query_api.pool import ClientPool
-from tests.conftest import ClickHouseEndpoint
-from tests.query_api.conftest import environ_for
+from tests.support.api import environ_for
+from tests.support.services import ClickHouseEndpoint
 from vh.main import main as cli
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from query_api.params import DAY_MS
 from tests.query_api import contract, visits
-from tests.query_api.conftest import TENANT, Secrets, now_ms
+from tests.support.api import TENANT, Secrets, now_ms
 
 PATH = "/visitors/{visitor_id}"
 SEED_VISITOR = "Ibk1527CUFmcnjLwIs4A9"

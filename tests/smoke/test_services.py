@@ -10,7 +10,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 
 from schemas.clickhouse.migrations import ServerFeatures
-from tests.conftest import ChdbSession, ClickHouseEndpoint
+from tests.support.services import ChdbSession, ClickHouseEndpoint
 
 DDL = """
 CREATE TABLE {db}.smoke (id UInt64, name String, at DateTime)

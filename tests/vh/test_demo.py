@@ -7,7 +7,7 @@ from collections import Counter
 
 from enrich.enricher import Enricher
 from schemas.raw_event import decode_raw_visit
-from tests.ingest.conftest import ENRICH
+from tests.support.ingest import ENRICH
 from vh import demo
 
 NOW_MS = 1_700_000_000_000

@@ -1,6 +1,6 @@
 """The benchmark's pure helpers: request mix, wrk script, memory curves, report rendering.
 
-No services and no timing: the benchmark itself is ``python -m tests.benchmarks``.
+No services and no timing: the benchmark itself is ``python -m bench``.
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qsl
 
+from bench import api_data, report, soak
+from bench.bench_api import ApiResults, LoadRun, ReadRows
+from bench.bench_api import Settings as ApiSettings
+from bench.bench_ingest import IngestResults, Run
+from bench.bench_ingest import Settings as IngestSettings
+from bench.rss import Curve
 from query_api.params import visit_query
-from tests.benchmarks import api_data, report, soak
-from tests.benchmarks.bench_api import ApiResults, LoadRun, ReadRows
-from tests.benchmarks.bench_api import Settings as ApiSettings
-from tests.benchmarks.bench_ingest import IngestResults, Run
-from tests.benchmarks.bench_ingest import Settings as IngestSettings
-from tests.benchmarks.rss import Curve
 
 ANCHOR = 1_750_000_000_000
 

@@ -1,6 +1,6 @@
 """Ingestion baselines (b) and (c), each run as its own process so nothing else shares its GIL.
 
-``python -m tests.benchmarks.baselines bare|naive --topic T --group G [--limit N]
+``python -m bench.baselines bare|naive --topic T --group G [--limit N]
 [--database D]`` prints one JSON line ``{"events": n, "seconds": s}``: time from the first
 record received to the last record received (bare) or the last commit (naive).
 

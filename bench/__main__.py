@@ -1,4 +1,4 @@
-"""``python -m tests.benchmarks [--quick] [--only ingest,api,enrich]``: rewrite docs/benchmarks.md.
+"""``python -m bench [--quick] [--only ingest,api,enrich]``: rewrite docs/benchmarks.md.
 
 Runs on the local stack (``make up``; Kafka at ``VH_KAFKA_BOOTSTRAP``, ClickHouse at
 ``VH_CLICKHOUSE_HOST``/``VH_CLICKHOUSE_PORT``), with a progress display, in this order:
@@ -22,9 +22,9 @@ from clickhouse_driver import Client
 
 from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
-from tests.benchmarks import bench_api, bench_enrich, bench_ingest, report
+from bench import bench_api, bench_enrich, bench_ingest, report
 
-OUT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 SECTIONS = ("ingest", "api", "enrich")
 
 
@@ -56,7 +56,7 @@ class Display:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
     parser.add_argument(
         "--only", default=",".join(SECTIONS), help="comma-separated subset of: ingest,api,enrich"

@@ -1,7 +1,7 @@
 """Enrichment benchmark: µs per event, ours (cold/warm) vs naive geoip2 + user_agents.
 
-Part of ``python -m tests.benchmarks`` (its "Enrichment" section of docs/benchmarks.md); alone,
-``.venv/bin/python -m tests.benchmarks.bench_enrich [--quick]`` prints that section. Not a
+Part of ``python -m bench`` (its "Enrichment" section of docs/benchmarks.md); alone,
+``.venv/bin/python -m bench.bench_enrich [--quick]`` prints that section. Not a
 timed test. Deterministic (seeded) mix: many
 visitors, a few thousand distinct UAs from templates with Zipf-like popularity, IPs sampled
 from addresses the packaged GeoLite2-City database actually knows.

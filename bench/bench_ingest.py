@@ -29,11 +29,11 @@ from clickhouse_driver import Client
 
 from enrich.config import EnrichConfig
 from schemas.clickhouse import migrations
-from tests.benchmarks import cpu, topics
-from tests.benchmarks.rss import Curve, Sampler
+from bench import cpu, topics
+from bench.rss import Curve, Sampler
 
 PY = sys.executable
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 VH = str(Path(PY).with_name("vh"))
 _TABLES = ("visits", "visitor_summary", "visitor_summary_global", "request_index")
 
@@ -212,13 +212,13 @@ def run_workers(
 
 
 def run_baseline(env: Env, results: IngestResults, mode: str, limit: int) -> Run:
-    """Run ``tests.benchmarks.baselines`` as a process; its JSON line is the result.
+    """Run ``bench.baselines`` as a process; its JSON line is the result.
 
     The process's memory is sampled too (kafka-python's own share of a worker's RSS).
     """
     group = env.group(mode)
     proc = subprocess.Popen(
-        [PY, "-m", "tests.benchmarks.baselines", mode, "--topic", env.topic, "--group", group,
+        [PY, "-m", "bench.baselines", mode, "--topic", env.topic, "--group", group,
          "--limit", str(limit), "--database", env.database],
         env=env.worker_env(group, 0), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip

@@ -29,11 +29,11 @@ from clickhouse_driver import Client
 
 from query_api import params, queries, tokens
 from schemas.clickhouse import migrations
-from tests.benchmarks import api_data, cpu
-from tests.benchmarks.rss import Curve, Sampler
+from bench import api_data, cpu
+from bench.rss import Curve, Sampler
 
 PY = sys.executable
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PORT = 18_731
 
 
