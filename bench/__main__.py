@@ -20,9 +20,9 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 
+from bench import bench_api, bench_enrich, bench_ingest, report
 from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
-from bench import bench_api, bench_enrich, bench_ingest, report
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 SECTIONS = ("ingest", "api", "enrich")

@@ -27,10 +27,10 @@ from urllib.parse import parse_qsl
 
 from clickhouse_driver import Client
 
-from query_api import params, queries, tokens
-from schemas.clickhouse import migrations
 from bench import api_data, cpu
 from bench.rss import Curve, Sampler
+from query_api import params, queries, tokens
+from schemas.clickhouse import migrations
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[1]

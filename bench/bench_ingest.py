@@ -27,10 +27,10 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 
-from enrich.config import EnrichConfig
-from schemas.clickhouse import migrations
 from bench import cpu, topics
 from bench.rss import Curve, Sampler
+from enrich.config import EnrichConfig
+from schemas.clickhouse import migrations
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[1]

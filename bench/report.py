@@ -11,12 +11,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.local.settings import KAFKA_VERSION
-from ingest.config import IngestConfig
 from bench import bench_enrich
 from bench.bench_api import ApiResults
 from bench.bench_ingest import IngestResults
 from bench.rss import Curve
+from deploy.local.settings import KAFKA_VERSION
+from ingest.config import IngestConfig
 
 HERE = Path(__file__).resolve().parent
 PROFILING = HERE / "profiling.md"

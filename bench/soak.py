@@ -26,12 +26,12 @@ from pathlib import Path
 from clickhouse_driver import Client
 from kafka import KafkaProducer
 
+from bench import bench_ingest, report, topics
+from bench.rss import Curve, Periodic, Sampler
 from deploy.local.settings import KAFKA_VERSION
 from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 from schemas.clickhouse import migrations
-from bench import bench_ingest, report, topics
-from bench.rss import Curve, Periodic, Sampler
 from vh import demo
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "soak.md"
