@@ -6,34 +6,19 @@ untouched. The jar cache is shared: resolving Kafka from Maven Central again pro
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
 import pytest
 
 from deploy.local import clickhouse, kafka, processes
 from deploy.local.settings import StackSettings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.services import private_stack_settings
 
 
 @pytest.mark.kafka
 @pytest.mark.clickhouse
 def test_up_twice_then_down_leaves_nothing(tmp_path: Path, stack_settings: StackSettings) -> None:
-    env = {
-        "VH_VAR_DIR": str(tmp_path / "var"),
-        "VH_CACHE_DIR": str(stack_settings.cache_dir),
-        "VH_KAFKA_PORT": str(_free_port()),
-        "VH_KAFKA_CONTROLLER_PORT": str(_free_port()),
-        "VH_CLICKHOUSE_PORT": str(_free_port()),
-        "VH_CLICKHOUSE_HTTP_PORT": str(_free_port()),
-    }
-    s = StackSettings.from_env({**os.environ, **env})
+    s = private_stack_settings(tmp_path / "var")
     try:
         first = (kafka.start(s), clickhouse.start(s))
         second = (kafka.start(s), clickhouse.start(s))

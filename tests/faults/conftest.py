@@ -8,7 +8,6 @@ suites and benchmarks use.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,27 +34,15 @@ from tests.support.faults import (
     Api,
     Pipeline,
     WorkerProcess,
-    free_port,
     start_kafka,
 )
-from tests.support.services import ClickHouseEndpoint
+from tests.support.services import ClickHouseEndpoint, private_stack_settings
 
 
 @pytest.fixture(scope="session")
 def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     """Kafka and ClickHouse of our own, for tests that kill and restart them."""
-    shared = StackSettings.from_env()
-    env = {
-        **os.environ,
-        "VH_VAR_DIR": str(tmp_path_factory.mktemp("faults-stack")),
-        "VH_CACHE_DIR": str(shared.cache_dir),
-        "VH_KAFKA_PORT": str(free_port()),
-        "VH_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "VH_CLICKHOUSE_PORT": str(free_port()),
-        "VH_CLICKHOUSE_HTTP_PORT": str(free_port()),
-        "VH_KAFKA_HEAP": "512m",
-    }
-    stack = StackSettings.from_env(env)
+    stack = private_stack_settings(tmp_path_factory.mktemp("faults-stack"))
     try:
         start_kafka(stack)
         local_clickhouse.start(stack)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -31,6 +29,7 @@ from tests.support.ingest import (
     request_ids,
     wait_until,
 )
+from tests.support.services import private_stack_settings
 
 pytestmark = [
     pytest.mark.faults,
@@ -45,25 +44,9 @@ pytestmark = [
 DOWN_S = 10.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
-    shared = StackSettings.from_env()
-    stack = StackSettings.from_env(
-        {
-            **os.environ,
-            "VH_VAR_DIR": str(tmp_path_factory.mktemp("broker-restart")),
-            "VH_CACHE_DIR": str(shared.cache_dir),
-            "VH_KAFKA_PORT": str(_free_port()),
-            "VH_KAFKA_CONTROLLER_PORT": str(_free_port()),
-            "VH_KAFKA_HEAP": "512m",
-        }
-    )
+    stack = private_stack_settings(tmp_path_factory.mktemp("broker-restart"), clickhouse=False)
     try:
         local_kafka.start(stack)
         yield stack

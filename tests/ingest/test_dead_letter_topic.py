@@ -105,19 +105,9 @@ def test_a_dlq_topic_this_worker_may_not_write_is_refused_at_start(
     )
 
     from deploy.local import kafka as local_kafka
-    from deploy.local.settings import StackSettings
-    from tests.support.faults import free_port
+    from tests.support.services import private_stack_settings
 
-    shared = StackSettings.from_env()
-    stack = StackSettings.from_env(
-        {
-            "VH_VAR_DIR": str(tmp_path_factory.mktemp("acl-broker")),
-            "VH_CACHE_DIR": str(shared.cache_dir),
-            "VH_KAFKA_PORT": str(free_port()),
-            "VH_KAFKA_CONTROLLER_PORT": str(free_port()),
-            "VH_KAFKA_HEAP": "512m",
-        }
-    )
+    stack = private_stack_settings(tmp_path_factory.mktemp("acl-broker"), clickhouse=False)
     authorizer = {
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "true",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -27,15 +26,10 @@ from tests.support.ingest import (
     request_ids,
     wait_until,
 )
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.faults
 VH = Path(sys.executable).parent / "vh"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _scrape(port: int, name: str) -> float:
@@ -51,7 +45,7 @@ def test_sigterm_mid_batch_flushes_commits_and_exits_0(
     ingest_config: IngestConfig, ch_client: Any
 ) -> None:
     c = ingest_config
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "VH_KAFKA_BOOTSTRAP": c.kafka_bootstrap,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,12 +26,6 @@ VH = Path(sys.executable).parent / "vh"
 GEOIP_TEST_DB = ROOT / "tests/enrich/data/GeoIP2-City-Test.mmdb"
 # The broker's floor (group.min.session.timeout.ms): a kill -9'd worker is noticed this fast.
 SESSION_TIMEOUT_MS = 6_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> None:
