@@ -26,6 +26,18 @@ class IngestConfig:
     group: str = setting(
         "VH_KAFKA_GROUP", "visit-history-ingest", "consumer group (`-replay` suffix for replay)"
     )
+    kafka_replication_factor: int = setting(
+        "VH_KAFKA_REPLICATION_FACTOR",
+        3,
+        "replicas of the topics we create (capped by the brokers there are)",
+        minimum=1,
+    )
+    kafka_min_insync_replicas: int = setting(
+        "VH_KAFKA_MIN_INSYNC_REPLICAS",
+        2,
+        "`min.insync.replicas` of the topics we create: with acks=all, a write needs this many",
+        minimum=1,
+    )
     clickhouse: ClickHouseSettings = nested(ClickHouseSettings)
     # Group membership. A member that dies without leaving (kill -9, power loss) keeps its
     # partitions until the session times out; the broker accepts 6 s to 5 min by default.

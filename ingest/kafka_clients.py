@@ -241,3 +241,40 @@ def _keep_completed_joins(consumer: Any) -> None:
         return result
 
     coordinator.join_group_async = join_group_async
+
+
+def ensure_topics(
+    bootstrap: str, partitions: dict[str, int], *, replication: int, min_insync: int
+) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created.
+
+    The replication factor and ``min.insync.replicas`` are capped by the brokers there are
+    (3 and 2 on a 3-broker cluster, 1 and 1 on the local single node): with ``acks=all`` a
+    write is then acknowledged once ``min_insync`` replicas have it, so one broker may die
+    without losing an acknowledged message and without stopping writes.
+
+    Raises:
+        kafka.errors.KafkaError: the broker cannot be reached or refused the creation.
+    """
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="vh-admin")
+    try:
+        brokers = len(admin.describe_cluster()["brokers"])
+        factor = max(1, min(replication, brokers))
+        isr = max(1, min(min_insync, factor))
+        existing = set(admin.list_topics())
+        created = []
+        for name, count in partitions.items():
+            if name in existing:
+                continue
+            topic = NewTopic(name, count, factor, topic_configs={"min.insync.replicas": str(isr)})
+            try:
+                admin.create_topics([topic])
+                created.append(name)
+            except TopicAlreadyExistsError:  # another process created it meanwhile
+                pass
+        return created
+    finally:
+        admin.close()

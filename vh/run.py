@@ -10,7 +10,6 @@ address it prints comes from the same settings objects the processes read.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 from typing import IO
 
 from ingest.config import IngestConfig
+from ingest.kafka_clients import ensure_topics
 from query_api.config import ApiConfig
 from schemas import env
 from vh.commands import Subparsers, command
@@ -86,19 +86,12 @@ def _announce(environ: dict[str, str], token: str, api: ApiConfig, ingest: Inges
 def _ensure_topics(ingest: IngestConfig) -> None:
     """Create the raw and dead-letter topics (4 and 1 partitions) unless they exist, so the
     worker never starts on a missing topic. Production creates topics with its own tooling."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=ingest.kafka_bootstrap)
-    try:
-        existing = set(admin.list_topics())
-        for name, partitions in ((ingest.topic, 4), (ingest.dlq_topic, 1)):
-            if name not in existing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        admin.close()
+    ensure_topics(
+        ingest.kafka_bootstrap,
+        {ingest.topic: 4, ingest.dlq_topic: 1},
+        replication=ingest.kafka_replication_factor,
+        min_insync=ingest.kafka_min_insync_replicas,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
