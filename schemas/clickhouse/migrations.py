@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.clickhouse import layout
+from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.tables import identifier
 
 HERE = Path(__file__).resolve().parent
@@ -51,6 +53,8 @@ class ServerFeatures:
     ttl: bool
     # `insert_deduplication_token` setting: 22.2.
     insert_dedup_token: bool
+    # Column comments on Replicated*MergeTree tables (18.16 refuses such a table).
+    replicated_comments: bool = True
 
     @classmethod
     def from_version(cls, text: str) -> ServerFeatures:
@@ -62,6 +66,7 @@ class ServerFeatures:
             modern_types=parts >= (20, 1),
             ttl=parts >= (20, 1),
             insert_dedup_token=parts >= (22, 2),
+            replicated_comments=parts >= (20, 1),
         )
 
     def placeholders(self) -> dict[str, str]:
@@ -119,9 +124,17 @@ def _fill(statement: str, values: dict[str, str], name: str) -> str:
     return _PLACEHOLDER.sub(one, statement)
 
 
-def render(features: ServerFeatures, database: str, directory: Path = HERE) -> list[Migration]:
-    """The migrations as statements for this server and database."""
+def render(
+    features: ServerFeatures,
+    database: str,
+    directory: Path = HERE,
+    *,
+    cluster: str | None = None,
+) -> list[Migration]:
+    """The migrations as statements for this server and database, on one server or, with
+    ``cluster``, as their cluster twins (``schemas.clickhouse.layout``)."""
     identifier(database)
+    where = Layout(database, cluster, features.replicated_comments)
     values = {**features.placeholders(), "db": database}
     out = []
     for version, name, raw in discover(directory):
@@ -132,7 +145,9 @@ def render(features: ServerFeatures, database: str, directory: Path = HERE) -> l
         missing = tuple(f for f in required if not getattr(features, f))
         statements: tuple[str, ...] = ()
         if not missing:
-            statements = tuple(_fill(s, values, name) for s in _split(raw))
+            statements = tuple(
+                out for s in _split(raw) for out in layout.render(_fill(s, values, name), where)
+            )
         checksum = hashlib.sha256(raw.encode()).hexdigest()[:16]
         out.append(Migration(version, name, statements, checksum, missing))
     return out
@@ -143,23 +158,33 @@ def _literal(text: str) -> str:
 
 
 def apply(
-    execute: Execute, database: str, *, log: Callable[[str], None] = print, directory: Path = HERE
+    execute: Execute,
+    database: str,
+    *,
+    log: Callable[[str], None] = print,
+    directory: Path = HERE,
+    cluster: str | None = None,
 ) -> list[int]:
     """Create `database` if needed and run the migrations it has not had yet.
 
     Idempotent: a second call applies nothing. Every statement is itself
     `IF NOT EXISTS`, so two processes migrating at once do no harm. A migration the server
     lacks a feature for is skipped and left unrecorded (logged), so it runs once it can.
-    Returns the versions applied by this call. Raises MigrationError naming the one that failed.
+    With ``cluster``, every statement runs ``ON CLUSTER`` in its cluster rendering, and the
+    bookkeeping table is replicated to every node. Returns the versions applied by this
+    call. Raises MigrationError naming the one that failed.
     """
     features = ServerFeatures.from_version(str(execute("SELECT version()")[0][0]))
-    migrations = render(features, database, directory)
-    execute(f"CREATE DATABASE IF NOT EXISTS {database}")
-    execute(
+    migrations = render(features, database, directory, cluster=cluster)
+    where = Layout(database, cluster)
+    execute(layout.create_database(where))
+    for statement in layout.render(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
         "(version UInt32, name String, checksum String, applied_at DateTime) "
-        "ENGINE = MergeTree() ORDER BY version"
-    )
+        "ENGINE = MergeTree() ORDER BY version",
+        where,
+    ):
+        execute(statement)
     done = {int(row[0]) for row in execute(f"SELECT version FROM {database}.schema_migrations")}
     applied = []
     for migration in migrations:

@@ -5,9 +5,10 @@ SQL. Pure. The DDL is in the numbered migrations beside this module (what analys
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 #: A plain identifier: the only text (a database or table name) ever spliced into SQL, since
 #: a name cannot be a bound parameter.
@@ -25,12 +26,29 @@ def identifier(name: str) -> str:
     return name
 
 
+#: Which shard a visitor's rows live on, on a cluster: ``halfMD5`` (the first 8 bytes of the
+#: MD5 of the id, big-endian), because every server version has it and Python's hashlib
+#: computes it exactly: the API finds a visitor's shard without asking (``shard_of``).
+SHARDING_KEY: Final = "halfMD5(visitor_id)"
+
+Placement = Literal["sharded", "everywhere"]
+
+
+def shard_of(visitor_id: str, shards: int) -> int:
+    """The shard (0-based, in ``remote_servers`` order, equal weights) holding a visitor:
+    what the Distributed tables compute from :data:`SHARDING_KEY`."""
+    digest = hashlib.md5(visitor_id.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A table's name and its columns, in DDL order."""
+    """A table's name, its columns in DDL order, and where its rows live on a cluster:
+    ``sharded`` (by :data:`SHARDING_KEY`) or on every node (``everywhere``, small tables)."""
 
     name: str
     columns: tuple[str, ...]
+    placement: Placement
 
     def column_list(self) -> str:
         return ", ".join(self.columns)
@@ -47,22 +65,28 @@ VISITS: Final = Table(
         "subdivision_iso_codes", "subdivision_names", "ingested_at", "kafka_topic",
         "kafka_partition", "kafka_offset",
     ),
+    "sharded",
 )  # fmt: skip
 VISITOR_SUMMARY: Final = Table(
-    "visitor_summary", ("tenant", "visitor_id", "first_seen", "last_seen", "visits")
+    "visitor_summary", ("tenant", "visitor_id", "first_seen", "last_seen", "visits"), "sharded"
 )
 VISITOR_SUMMARY_GLOBAL: Final = Table(
-    "visitor_summary_global", ("visitor_id", "first_seen", "last_seen")
+    "visitor_summary_global", ("visitor_id", "first_seen", "last_seen"), "sharded"
 )
-ERASURES: Final = Table("erasures", ("tenant", "visitor_id", "erased_at_ms", "requested_at"))
+ERASURES: Final = Table(
+    "erasures", ("tenant", "visitor_id", "erased_at_ms", "requested_at"), "everywhere"
+)
 API_TOKENS: Final = Table(
     "api_tokens",
     ("token_id", "tenant", "token_hash", "name", "created_at", "revoked", "version"),
+    "everywhere",
 )
 REQUEST_INDEX: Final = Table(
-    "request_index", ("tenant", "request_id", "visitor_id", "timestamp_ms")
+    "request_index", ("tenant", "request_id", "visitor_id", "timestamp_ms"), "sharded"
 )
-SCHEMA_MIGRATIONS: Final = Table("schema_migrations", ("version", "name", "checksum", "applied_at"))
+SCHEMA_MIGRATIONS: Final = Table(
+    "schema_migrations", ("version", "name", "checksum", "applied_at"), "everywhere"
+)
 
 #: Every table the migrations create (materialized views aside).
 TABLES: Final = (
