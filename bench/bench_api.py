@@ -31,6 +31,7 @@ from bench import api_data, cpu
 from bench.rss import Curve, Sampler
 from query_api import params, queries, tokens
 from schemas.clickhouse import migrations
+from schemas.clickhouse.layout import Layout
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,7 +339,7 @@ def probe_read_rows(
             path.rsplit("/", 1)[1], dict(parse_qsl(qs)), now_ms=now_ms, default_limit=100,
             max_limit=500,
         )  # fmt: skip
-        statement = queries.visit_page(database, api_data.TENANT, query)
+        statement = queries.visit_page(Layout(database), api_data.TENANT, query)
         ch.execute(statement.sql, statement.params, query_id=f"{tag}-{req.tier}-{i}")
     ch.execute("SYSTEM FLUSH LOGS")
     found = ch.execute(

@@ -54,7 +54,7 @@ def check_clickhouse(writer: ClickHouseWriter) -> None:
     """Raise :class:`NotReady` unless ClickHouse answers and ``visits`` exists."""
     try:
         writer.features()
-        found = writer.run(statements.table_exists(writer.database, "visits"))
+        found = writer.run(statements.table_exists(writer.layout, "visits"))
     except ClickHouseUnavailable as exc:
         raise NotReady(
             f"ClickHouse at {writer.endpoint} is not reachable: run `make up` ({exc.cause})"
@@ -167,7 +167,7 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
         )
         clock = time.monotonic
         erasures = ErasureView(
-            lambda: writer.execute(statements.erasures(writer.database)),
+            lambda: writer.execute(statements.erasures(writer.layout)),
             config.erasure_refresh_seconds,
             clock,
             lambda: time.time_ns() // 1_000_000,
@@ -180,8 +180,8 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
             lambda: datetime.now(UTC),
         )
         purge = SlipPurge(
-            writer.execute,
-            writer.database,
+            writer.run,
+            writer.layout,
             erasures,
             max(config.erasure_refresh_seconds, 1.0),
             clock,

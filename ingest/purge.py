@@ -25,10 +25,12 @@ from ingest.erasures import ErasureView
 from ingest.errors import ClickHouseUnavailable
 from ingest.metrics import Metrics, NoMetrics
 from schemas.clickhouse import statements as shared
+from schemas.clickhouse.layout import Layout
+from schemas.clickhouse.statements import Statement
 
 logger = logging.getLogger(__name__)
 
-Execute = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+Run = Callable[[Statement], list[tuple[Any, ...]]]
 
 #: The API creates an erasure's mutations right after its erasures row; mutations created up
 #: to this long after the erasure instant are waited for before looking for slipped visits.
@@ -41,8 +43,8 @@ class SlipPurge:
     """Checks unchecked erasures and purges what slipped in. Call :meth:`tick` often.
 
     Args:
-        execute: the writer's ``execute`` (raises ClickHouseUnavailable).
-        database: where ``visits`` lives.
+        run: the writer's ``run`` (raises ClickHouseUnavailable).
+        layout: where the schema lives.
         erasures: the worker's snapshot (its ``unchecked`` erasures are this class's input).
         every_s: at most one round of checks per this many seconds.
         clock: monotonic seconds.
@@ -50,14 +52,14 @@ class SlipPurge:
 
     def __init__(
         self,
-        execute: Execute,
-        database: str,
+        run: Run,
+        layout: Layout,
         erasures: ErasureView,
         every_s: float,
         clock: Callable[[], float],
         metrics: Metrics | None = None,
     ) -> None:
-        self._execute, self._db, self._erasures = execute, database, erasures
+        self._run, self._layout, self._erasures = run, layout, erasures
         self._every_s, self._clock = every_s, clock
         self._metrics = metrics or NoMetrics()
         self._next = 0.0
@@ -81,17 +83,15 @@ class SlipPurge:
     def _round(self) -> None:
         batch = dict(list(self._erasures.unchecked.items())[:PER_TICK])
         latest_s = max(batch.values()) // 1000 + MUTATION_GRACE_S
-        running = statements.visits_mutations_pending(self._db, latest_s)
-        pending = self._execute(running.sql, running.params)
+        pending = self._run(statements.visits_mutations_pending(self._layout, latest_s))
         if pending and int(pending[0][0]):
             return  # the erasures' own mutations still run: what remains now is not yet known
         purged = 0
         for (tenant, visitor), at in batch.items():
-            left = statements.erased_visits_left(self._db, tenant, visitor, at)
-            found = self._execute(left.sql, left.params)
+            found = self._run(statements.erased_visits_left(self._layout, tenant, visitor, at))
             if found and int(found[0][0]):
-                for statement in shared.delete_erased(self._db, tenant, visitor, at):
-                    self._execute(statement.sql, statement.params)
+                for statement in shared.delete_erased(self._layout, tenant, visitor, at):
+                    self._run(statement)
                 purged += 1
                 logger.info(
                     "purged visits stored after their erasure",

@@ -16,6 +16,7 @@ from typing import Any
 
 from ingest import statements
 from ingest.writer import ClickHouseWriter
+from schemas.clickhouse.layout import Layout
 
 logger = logging.getLogger(__name__)
 
@@ -40,37 +41,37 @@ def _ttl_clause(days: int) -> str:
     return f"toDateTime(time) + toIntervalDay({days})"
 
 
-def apply_ttl(execute: Execute, database: str, days: int) -> str:
+def apply_ttl(execute: Execute, layout: Layout, days: int) -> str:
     """Make the table's TTL match ``days`` (servers with TTL only). Returns what it did.
 
     Raises:
         ClickHouseUnavailable: a statement failed (from the writer's execute).
     """
-    engine = statements.visits_engine(database)
+    engine = statements.visits_engine(layout)
     engine_full = str(execute(engine.sql, engine.params)[0][0])
     has_ttl = " TTL " in f" {engine_full} "
     if days == 0:
         if not has_ttl:
             return "no TTL (keep forever)"
-        execute(statements.set_visits_ttl(database, 0), None)
+        execute(statements.set_visits_ttl(layout, 0), None)
         return "TTL removed (keep forever)"
     if _ttl_clause(days) in engine_full:
         return f"TTL already {days} days"
-    execute(statements.set_visits_ttl(database, days), None)
+    execute(statements.set_visits_ttl(layout, days), None)
     return f"TTL set to {days} days"
 
 
-def drop_old_partitions(execute: Execute, database: str, days: int, now: datetime) -> list[str]:
+def drop_old_partitions(execute: Execute, layout: Layout, days: int, now: datetime) -> list[str]:
     """Drop the monthly partitions of ``visits`` older than the retention; return their ids.
 
     Raises:
         ClickHouseUnavailable: a statement failed (partitions dropped so far stay dropped).
     """
-    parts = statements.visits_partitions(database)
+    parts = statements.visits_partitions(layout)
     rows = execute(parts.sql, parts.params)
     dropped = []
     for partition in partitions_to_drop((str(r[0]) for r in rows), days, now):
-        execute(statements.drop_visits_partition(database, partition), None)
+        execute(statements.drop_visits_partition(layout, partition), None)
         logger.info("retention dropped partition", extra={"partition": partition, "days": days})
         dropped.append(partition)
     return dropped
@@ -79,8 +80,8 @@ def drop_old_partitions(execute: Execute, database: str, days: int, now: datetim
 def enforce(writer: ClickHouseWriter, days: int, now: datetime) -> str:
     """What ``vh retention`` does: TTL on servers that have it, partition drops otherwise."""
     if writer.features().ttl:
-        return apply_ttl(writer.execute, writer.database, days)
-    dropped = drop_old_partitions(writer.execute, writer.database, days, now)
+        return apply_ttl(writer.execute, writer.layout, days)
+    dropped = drop_old_partitions(writer.execute, writer.layout, days, now)
     return f"dropped partitions {dropped}" if dropped else "no partition to drop"
 
 
@@ -109,8 +110,6 @@ class RetentionSchedule:
         self._next = self._clock() + self.every_s
         try:
             if not self.writer.features().ttl:
-                drop_old_partitions(
-                    self.writer.execute, self.writer.database, self.days, self._now()
-                )
+                drop_old_partitions(self.writer.execute, self.writer.layout, self.days, self._now())
         except Exception as exc:
             logger.warning("retention check failed", extra={"error": str(exc)})

@@ -18,9 +18,9 @@ from ingest import statements
 from ingest.config import IngestConfig
 from ingest.errors import ClickHouseUnavailable
 from ingest.rows import Row, to_columns
+from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.migrations import ServerFeatures
-from schemas.clickhouse.statements import Statement
-from schemas.clickhouse.tables import identifier
+from schemas.clickhouse.statements import SYNC_DISTRIBUTED, Statement
 from schemas.resources import Closing
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ class ClickHouseWriter(Closing):
         host, port, user, password: the native-protocol endpoint.
         database: where ``visits`` lives; a plain identifier (statements name it explicitly,
             so the connection itself stays on ``default`` and works before ``migrate``).
+        cluster: the cluster the schema is sharded over (``VH_CLICKHOUSE_CLUSTER``), or None.
+        alt_hosts: ``host:port,...`` the driver fails over to when ``host`` is down.
     Raises:
-        ValueError: ``database`` is not a plain identifier.
+        ValueError: ``database`` or ``cluster`` is not a plain identifier.
     """
 
     def __init__(
@@ -49,11 +51,13 @@ class ClickHouseWriter(Closing):
         user: str = "default",
         password: str = "",
         database: str = "visit_history",
+        cluster: str | None = None,
+        alt_hosts: str = "",
         connect_timeout: float = 3.0,
         send_receive_timeout: float = 60.0,
     ) -> None:
-        identifier(database)
-        self.endpoint = f"{host}:{port}"
+        self.layout = Layout(database, cluster or None)
+        self.endpoint = f"{host}:{port}" + (f" (or {alt_hosts})" if alt_hosts else "")
         self.database = database
         self._client = Client(
             host,
@@ -63,14 +67,23 @@ class ClickHouseWriter(Closing):
             database="default",
             connect_timeout=connect_timeout,
             send_receive_timeout=send_receive_timeout,
+            **({"alt_hosts": alt_hosts} if alt_hosts else {}),
         )
         self._features: ServerFeatures | None = None
-        self._insert_sql = statements.insert_visits(database)
+        self._insert_sql = statements.insert_visits(self.layout)
 
     @classmethod
     def from_config(cls, config: IngestConfig) -> ClickHouseWriter:
         ch = config.clickhouse
-        return cls(ch.host, ch.port, user=ch.user, password=ch.password, database=ch.database)
+        return cls(
+            ch.host,
+            ch.port,
+            user=ch.user,
+            password=ch.password,
+            database=ch.database,
+            cluster=ch.cluster or None,
+            alt_hosts=ch.alt_hosts,
+        )
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement with bound parameters; return its rows.
@@ -85,8 +98,20 @@ class ClickHouseWriter(Closing):
             raise ClickHouseUnavailable(self.endpoint, exc) from exc
 
     def run(self, statement: Statement) -> list[tuple[Any, ...]]:
-        """:meth:`execute` of a statement (``ingest.statements``)."""
-        return self.execute(statement.sql, statement.params)
+        """Run a statement (``ingest.statements``) with its parameters and settings.
+
+        Raises:
+            ClickHouseUnavailable: any failure (network, server error), with the endpoint.
+        """
+        try:
+            return list(
+                self._client.execute(
+                    statement.sql, statement.params, settings=dict(statement.settings)
+                )
+            )
+        except Exception as exc:
+            self._client.disconnect()
+            raise ClickHouseUnavailable(self.endpoint, exc) from exc
 
     def features(self) -> ServerFeatures:
         """What the server supports (asked once per writer, from ``version()``)."""
@@ -104,12 +129,18 @@ class ClickHouseWriter(Closing):
         lost acknowledgement is dropped by the server instead of stored twice. Older servers
         rely on the ReplacingMergeTree plus the readers' ``LIMIT 1 BY request_id``.
 
+        On a cluster the block goes to the Distributed ``visits``, synchronously: the insert
+        returns only once every shard's replica it reached stored its rows (so the offsets
+        committed after it are durable on their shard), and a retried identical block is
+        split identically, so each shard's replicated table drops its part of it as a
+        duplicate (on 18.16 too: Replicated tables deduplicate blocks by their checksum).
+
         Raises:
             ClickHouseUnavailable: the insert was not acknowledged (it may or may not be stored).
         """
         if not rows:
             return
-        settings: dict[str, Any] = {}
+        settings: dict[str, Any] = dict(SYNC_DISTRIBUTED) if self.layout.cluster else {}
         if self.features().insert_dedup_token:
             settings["insert_deduplication_token"] = dedup_token
         if self.features().modern_types:

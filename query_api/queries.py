@@ -8,12 +8,15 @@ releases (tests run them on both).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from query_api.params import VisitQuery
 from schemas.clickhouse import statements
+from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import Statement
+from schemas.clickhouse.tables import REQUEST_INDEX
 
 __all__ = ["PING", "Statement", "erase", "locate_request", "visit_page", "visitor_state"]
 
@@ -58,6 +61,8 @@ SUMMARY_COLUMNS: Final = (
     "erased_at",
     "key_found",
 )
+
+_TABLE: Final = re.compile(r"\{db\}\.(\w+)")
 
 #: The last instant a ClickHouse ``DateTime`` holds (2106-02-07): later bounds get no time clause.
 _LAST_DATETIME_MS: Final = (2**32 - 1) * 1000
@@ -173,7 +178,13 @@ def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[
     return resume, ahead
 
 
-def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
+def _tables(sql: str, layout: Layout) -> str:
+    """``{db}.<table>`` placeholders as the tables a visitor's shard stores (on one server,
+    the tables themselves): every per-visitor read runs on the visitor's shard."""
+    return _TABLE.sub(lambda m: layout.storage(m.group(1)), sql)
+
+
+def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
     """Summary plus one page of a visitor's visits, newest first, ``limit + 1`` rows at most.
 
     The extra row only says that more remain. Each result row is SUMMARY_COLUMNS followed by
@@ -236,28 +247,32 @@ def visit_page(database: str, tenant: str, query: VisitQuery) -> Statement:
         partition_bounds="".join("\n        AND " + b for b in partition_bounds),
         db="{db}",
     )
-    return Statement(sql.replace("{db}", database), params)
+    return Statement(_tables(sql, layout), params, visitor=query.visitor_id)
 
 
-def locate_request(database: str, tenant: str, request_id: str) -> Statement:
-    """(visitor_id, timestamp_ms) of a tenant's request id; no rows when unknown."""
+def locate_request(layout: Layout, tenant: str, request_id: str) -> Statement:
+    """(visitor_id, timestamp_ms) of a tenant's request id; no rows when unknown. On a
+    cluster through the Distributed table: the request's visitor, so its shard, is what this
+    finds out."""
     return Statement(
-        f"SELECT visitor_id, timestamp_ms FROM {database}.request_index"
+        f"SELECT visitor_id, timestamp_ms FROM {layout.qualified(REQUEST_INDEX.name)}"
         " WHERE tenant = %(tenant)s AND request_id = %(request_id)s LIMIT 1",
         {"tenant": tenant, "request_id": request_id},
     )
 
 
-def visitor_state(database: str, tenant: str, visitor_id: str) -> Statement:
+def visitor_state(layout: Layout, tenant: str, visitor_id: str) -> Statement:
     """One row: (distinct visits, last seen ms, erased-at ms) of a tenant's visitor."""
+    sql = (
+        f"SELECT uniqMerge(visits), maxMerge(last_seen), {_ERASED}"
+        " FROM {db}.visitor_summary WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s"
+    )
     return Statement(
-        f"SELECT uniqMerge(visits), maxMerge(last_seen), {_ERASED.format(db=database)}"
-        f" FROM {database}.visitor_summary WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s",
-        {"tenant": tenant, "visitor": visitor_id},
+        _tables(sql, layout), {"tenant": tenant, "visitor": visitor_id}, visitor=visitor_id
     )
 
 
-def erase(database: str, tenant: str, visitor_id: str, erased_at_ms: int) -> list[Statement]:
+def erase(layout: Layout, tenant: str, visitor_id: str, erased_at_ms: int) -> list[Statement]:
     """Record an erasure, then delete stored data at or before it (mutations run async).
 
     The erasures row alone hides the data at once (every read filters on it) and makes the
@@ -265,8 +280,8 @@ def erase(database: str, tenant: str, visitor_id: str, erased_at_ms: int) -> lis
     them again for visits that were in flight, see ``ingest.purge``).
     """
     return [
-        statements.record_erasure(database, tenant, visitor_id, erased_at_ms),
-        *statements.delete_erased(database, tenant, visitor_id, erased_at_ms),
+        statements.record_erasure(layout, tenant, visitor_id, erased_at_ms),
+        *statements.delete_erased(layout, tenant, visitor_id, erased_at_ms),
     ]
 
 

@@ -57,8 +57,8 @@ async def _guarded(
 async def _page(
     services: Services, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[object, ...]], render.Summary]:
-    statement = queries.visit_page(services.config.clickhouse.database, tenant, query)
-    rows = await run_in_threadpool(services.pool.execute, statement.sql, statement.params)
+    statement = queries.visit_page(services.layout, tenant, query)
+    rows = await run_in_threadpool(services.pool.run, statement)
     if not rows:  # the summary side always yields a row; none means the query misbehaved
         raise DatabaseError("page query returned no summary row")
     return rows, render.summary(rows[0])
@@ -88,9 +88,8 @@ async def get_event(request: Request) -> Response:
 
     async def handle(services: Services, token: Token) -> Response:
         request_id = params.request_id(request.path_params["request_id"])
-        db = services.config.clickhouse.database
-        where = queries.locate_request(db, token.tenant, request_id)
-        found = await run_in_threadpool(services.pool.execute, where.sql, where.params)
+        where = queries.locate_request(services.layout, token.tenant, request_id)
+        found = await run_in_threadpool(services.pool.run, where)
         not_found = ApiError(404, "RequestNotFound", "request id is not found")
         if not found:
             raise not_found
@@ -110,14 +109,15 @@ async def delete_visitor(request: Request) -> Response:
 
     async def handle(services: Services, token: Token) -> Response:
         visitor_id = params.visitor_id(request.path_params["visitor_id"])
-        db = services.config.clickhouse.database
-        state = queries.visitor_state(db, token.tenant, visitor_id)
-        rows = await run_in_threadpool(services.pool.execute, state.sql, state.params)
+        state = queries.visitor_state(services.layout, token.tenant, visitor_id)
+        rows = await run_in_threadpool(services.pool.run, state)
         count, last_seen, erased_at = (int(v) for v in rows[0])
         if count == 0 or last_seen <= erased_at:
             raise ApiError(404, "VisitorNotFound", "visitor not found")
-        for statement in queries.erase(db, token.tenant, visitor_id, services.now_ms()):
-            await run_in_threadpool(services.pool.execute, statement.sql, statement.params)
+        for statement in queries.erase(
+            services.layout, token.tenant, visitor_id, services.now_ms()
+        ):
+            await run_in_threadpool(services.pool.run, statement)
         return Response(status_code=200)
 
     return await _guarded(request, Shape.CODED, handle)

@@ -11,6 +11,7 @@ from query_api.metrics import Metrics
 from query_api.pool import ClientPool
 from query_api.ratelimit import RateLimiter
 from query_api.tokens import TokenStore
+from schemas.clickhouse.layout import Layout
 
 
 def wall_clock_ms() -> int:
@@ -28,3 +29,8 @@ class Services:
     metrics: Metrics
     openapi: bytes
     now_ms: Callable[[], int] = field(default=wall_clock_ms)
+
+    @property
+    def layout(self) -> Layout:
+        """Where the schema lives (one server, or a cluster)."""
+        return self.config.clickhouse.layout

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
+from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.tables import IDENTIFIER
 
 #: Builds the exception to raise from (variable name, value as given, reason).
@@ -110,8 +111,11 @@ def switch(environ: Mapping[str, str], name: str, default: bool, *, error: Error
 
 
 def identifier(environ: Mapping[str, str], name: str, default: str, *, error: Error) -> str:
-    """A plain SQL identifier (letters, digits, ``_``; at most 64), such as a database name."""
+    """A plain SQL identifier (letters, digits, ``_``; at most 64), such as a database name;
+    unset with an empty default: empty (an optional name)."""
     value = text(environ, name, default)
+    if not value and not default:
+        return ""
     if not IDENTIFIER.fullmatch(value):
         raise error(name, value, "must be a plain identifier (letters, digits, _)")
     return value
@@ -256,12 +260,29 @@ class ClickHouseSettings:
     database: str = setting(
         "VH_CLICKHOUSE_DATABASE", "visit_history", "database", kind="identifier"
     )
+    cluster: str = setting(
+        "VH_CLICKHOUSE_CLUSTER",
+        "",
+        "a cluster of the servers' `remote_servers`: the schema sharded and replicated over"
+        " it (docs/scaling.md); empty: one server",
+        kind="identifier",
+    )
+    alt_hosts: str = setting(
+        "VH_CLICKHOUSE_ALT_HOSTS",
+        "",
+        "more `host:port` nodes, comma-separated, to fail over to when the host is down",
+    )
 
     @property
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def layout(self) -> Layout:
+        """Where the schema lives: this database, on one server or the cluster."""
+        return Layout(self.database, self.cluster or None)
+
 
 def clickhouse(environ: Mapping[str, str], *, error: Error) -> ClickHouseSettings:
-    """``VH_CLICKHOUSE_HOST``/``_PORT``/``_USER``/``_PASSWORD``/``_DATABASE``."""
+    """The ``VH_CLICKHOUSE_*`` settings."""
     return load(ClickHouseSettings, environ, error=error)

@@ -38,11 +38,14 @@ def migrate(args: argparse.Namespace) -> int:
     config = IngestConfig.from_env(args.environ)
     with ClickHouseWriter.from_config(config) as writer:
         applied = migrations.apply(
-            lambda sql: writer.execute(sql), writer.database, log=lambda msg: logger.info(msg)
+            lambda sql: writer.execute(sql),
+            writer.database,
+            log=lambda msg: logger.info(msg),
+            cluster=writer.layout.cluster,
         )
         logger.info("migrations applied", extra={"database": writer.database, "applied": applied})
         if writer.features().ttl:
-            logger.info(retention.apply_ttl(writer.execute, writer.database, config.retention_days))
+            logger.info(retention.apply_ttl(writer.execute, writer.layout, config.retention_days))
     return 0
 
 

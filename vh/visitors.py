@@ -28,7 +28,7 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     config = IngestConfig.from_env(args.environ)
     with ClickHouseWriter.from_config(config) as writer:
-        rows = writer.run(statements.top_visitors(writer.database, args.tenant, args.limit))
+        rows = writer.run(statements.top_visitors(writer.layout, args.tenant, args.limit))
     for visitor_id, visits, last_ms in rows:
         last = datetime.fromtimestamp(last_ms / 1000, UTC).isoformat(timespec="seconds")
         print(f"{visitor_id}\t{visits}\t{last}")

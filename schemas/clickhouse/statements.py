@@ -2,35 +2,51 @@
 slipped in after an erasure (``ingest.purge``). Pure: text plus bound parameters.
 
 Values travel as bound parameters (``%(name)s``, escaped by the driver); the only text
-spliced in is the database name, which config validated as a plain identifier.
+spliced in is the database (and cluster) name, which ``Layout`` checked are plain
+identifiers. On a cluster the deletes go to the storage tables ``ON CLUSTER`` and the
+summary's rebuild through the Distributed tables, synchronously, to the visitor's shard.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from schemas.clickhouse.layout import Layout
+from schemas.clickhouse.tables import ERASURES, REQUEST_INDEX, VISITOR_SUMMARY, VISITS
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """SQL text plus the parameters bound into it."""
+    """SQL text, the parameters bound into it, query settings it needs, and where it runs.
+
+    ``visitor``: on a cluster, the statement reads the local tables of the shard holding this
+    visitor, so it must run on a replica of that shard; None: on any node.
+    """
 
     sql: str
     params: dict[str, Any]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    visitor: str | None = None
 
 
-def record_erasure(database: str, tenant: str, visitor_id: str, erased_at_ms: int) -> Statement:
+#: Inserts into Distributed tables return only once every shard stored its rows.
+SYNC_DISTRIBUTED: Mapping[str, Any] = {"insert_distributed_sync": 1}
+
+
+def record_erasure(layout: Layout, tenant: str, visitor_id: str, erased_at_ms: int) -> Statement:
     """The erasures row: hides the visitor's visits up to ``erased_at_ms`` from every read at
     once and makes the worker drop replays of them."""
     return Statement(
-        f"INSERT INTO {database}.erasures (tenant, visitor_id, erased_at_ms, requested_at)"
-        " SELECT %(tenant)s, %(visitor)s, %(at)s, toDateTime(intDiv(%(at)s, 1000))",
+        f"INSERT INTO {layout.qualified(ERASURES.name)} (tenant, visitor_id, erased_at_ms,"
+        " requested_at) SELECT %(tenant)s, %(visitor)s, %(at)s, toDateTime(intDiv(%(at)s, 1000))",
         {"tenant": tenant, "visitor": visitor_id, "at": erased_at_ms},
     )
 
 
 def delete_erased(
-    database: str, tenant: str, visitor_id: str, erased_at_ms: int
+    layout: Layout, tenant: str, visitor_id: str, erased_at_ms: int
 ) -> list[Statement]:
     """Delete stored data of a visitor at or before an erasure (mutations run async).
 
@@ -39,23 +55,24 @@ def delete_erased(
     """
     p = {"tenant": tenant, "visitor": visitor_id, "at": erased_at_ms}
     who = "tenant = %(tenant)s AND visitor_id = %(visitor)s"
+
+    def alter(table: str) -> str:
+        return f"ALTER TABLE {layout.storage(table)}{layout.on_cluster} DELETE WHERE {who}"
+
     return [
-        Statement(
-            f"ALTER TABLE {database}.visits DELETE WHERE {who} AND timestamp_ms <= %(at)s", p
-        ),
-        Statement(f"ALTER TABLE {database}.visitor_summary DELETE WHERE {who}", p),
+        Statement(f"{alter(VISITS.name)} AND timestamp_ms <= %(at)s", p),
+        Statement(alter(VISITOR_SUMMARY.name), p),
         # An aggregate state cannot lose single visits: rebuild it from what survives (visits
         # after the erasure, e.g. from a collector whose clock runs ahead). The mutation above
         # only touches parts that existed before it, so this new part is kept.
         Statement(
-            f"INSERT INTO {database}.visitor_summary (tenant, visitor_id, first_seen, last_seen,"
-            " visits) SELECT tenant, visitor_id, minState(timestamp_ms), maxState(timestamp_ms),"
-            f" uniqState(request_id) FROM {database}.visits"
+            f"INSERT INTO {layout.qualified(VISITOR_SUMMARY.name)} (tenant, visitor_id,"
+            " first_seen, last_seen, visits) SELECT tenant, visitor_id, minState(timestamp_ms),"
+            " maxState(timestamp_ms), uniqState(request_id)"
+            f" FROM {layout.qualified(VISITS.name)}"
             f" WHERE {who} AND timestamp_ms > %(at)s GROUP BY tenant, visitor_id",
             p,
+            SYNC_DISTRIBUTED if layout.cluster else {},
         ),
-        Statement(
-            f"ALTER TABLE {database}.request_index DELETE WHERE {who} AND timestamp_ms <= %(at)s",
-            p,
-        ),
+        Statement(f"{alter(REQUEST_INDEX.name)} AND timestamp_ms <= %(at)s", p),
     ]

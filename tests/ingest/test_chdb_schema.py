@@ -15,6 +15,7 @@ from ingest import retention
 from ingest.processor import VisitProcessor
 from ingest.rows import COLUMNS, KafkaCoordinates, Row
 from schemas.clickhouse import migrations
+from schemas.clickhouse.layout import Layout
 from tests.support.ingest import API_QUERY, ENRICH, NOW_MS, raw_event
 from tests.support.services import ChdbSession
 
@@ -95,12 +96,12 @@ def test_insert_dedup_token_drops_a_retried_block(chdb_session: ChdbSession, chd
 
 def test_ttl_is_applied_idempotently_and_removed(chdb_session: ChdbSession, chdb_db: str) -> None:
     execute = chdb_session.execute
-    assert retention.apply_ttl(execute, chdb_db, 30) == "TTL set to 30 days"
-    assert retention.apply_ttl(execute, chdb_db, 30) == "TTL already 30 days"
-    assert retention.apply_ttl(execute, chdb_db, 7) == "TTL set to 7 days"
+    assert retention.apply_ttl(execute, Layout(chdb_db), 30) == "TTL set to 30 days"
+    assert retention.apply_ttl(execute, Layout(chdb_db), 30) == "TTL already 30 days"
+    assert retention.apply_ttl(execute, Layout(chdb_db), 7) == "TTL set to 7 days"
     engine = execute(
         f"SELECT engine_full FROM system.tables WHERE database = '{chdb_db}' AND name = 'visits'"
     )[0][0]
     assert "TTL toDateTime(time) + toIntervalDay(7)" in engine
-    assert retention.apply_ttl(execute, chdb_db, 0) == "TTL removed (keep forever)"
-    assert retention.apply_ttl(execute, chdb_db, 0) == "no TTL (keep forever)"
+    assert retention.apply_ttl(execute, Layout(chdb_db), 0) == "TTL removed (keep forever)"
+    assert retention.apply_ttl(execute, Layout(chdb_db), 0) == "no TTL (keep forever)"

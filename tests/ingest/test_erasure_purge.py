@@ -12,6 +12,7 @@ from ingest.config import IngestConfig
 from ingest.erasures import FIRST_LOAD_CHECK_MS, ErasureView
 from query_api import queries, render
 from query_api.params import MAX_MS, VisitQuery
+from schemas.clickhouse.layout import Layout
 from tests.support.ingest import RunningWorker, produce, raw_event, request_ids, wait_until
 
 NOW = 1_800_000_000_000
@@ -71,7 +72,7 @@ def test_visits_stored_after_an_erasure_are_purged_and_the_summary_stays_true(
     wait_until(lambda: "before" in request_ids(ch_client, db), what="the first visit")
 
     erased_at = time.time_ns() // 1_000_000
-    for statement in queries.erase(db, "acme", "gone", erased_at):
+    for statement in queries.erase(Layout(db), "acme", "gone", erased_at):
         ch_client.execute(statement.sql, statement.params)
     # Collected before the erasure, delivered just after: the worker's snapshot is stale.
     produce(boot, topic, [raw_event("in-flight", visitor="gone", timestamp=erased_at - 1_000)])
@@ -95,7 +96,7 @@ def test_visits_stored_after_an_erasure_are_purged_and_the_summary_stays_true(
     produce(boot, topic, [raw_event("back", visitor="gone", timestamp=erased_at + 5_000)])
     wait_until(lambda: "back" in request_ids(ch_client, db), what="the returning visit")
     assert handle.stop() == 0
-    statement = queries.visit_page(db, "acme", VisitQuery("gone", 0, MAX_MS, 10))
+    statement = queries.visit_page(Layout(db), "acme", VisitQuery("gone", 0, MAX_MS, 10))
     rows = ch_client.execute(statement.sql, statement.params)
     about = render.summary(rows[0])
     assert about.known and about.first_seen == erased_at + 5_000

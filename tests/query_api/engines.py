@@ -17,6 +17,7 @@ from clickhouse_driver.util.escape import escape_params
 
 from query_api import params, queries, render
 from schemas.clickhouse import migrations
+from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.migrations import ServerFeatures
 from schemas.visit import EnrichedVisit
 from tests.query_api import visits
@@ -78,7 +79,7 @@ def page(
     engine: Engine, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[Any, ...]], render.Summary]:
     """The page query's rows and the summary they carry (query_api.routes._page)."""
-    rows = engine.run(queries.visit_page(engine.database, tenant, query))
+    rows = engine.run(queries.visit_page(Layout(engine.database), tenant, query))
     return rows, render.summary(rows[0])
 
 
@@ -124,7 +125,7 @@ def walk(
 def erase(engine: Engine, tenant: str, visitor: str, at_ms: int, timeout: float = 30.0) -> None:
     """DELETE /visitors/{visitor}'s statements at instant ``at_ms``, then wait until the
     mutations removed the rows (the API itself never waits for them)."""
-    for statement in queries.erase(engine.database, tenant, visitor, at_ms):
+    for statement in queries.erase(Layout(engine.database), tenant, visitor, at_ms):
         engine.run(statement)
     pending = queries.Statement(
         "SELECT count() FROM system.mutations WHERE database = %(db)s AND is_done = 0",
@@ -139,7 +140,7 @@ def erase(engine: Engine, tenant: str, visitor: str, at_ms: int, timeout: float 
 def get_event(engine: Engine, tenant: str, request_id: str) -> dict[str, Any] | None:
     """GET /events/{request_id}'s body, None for its 404: the statements of
     query_api.routes.get_event, in the same order, on this engine."""
-    where = queries.locate_request(engine.database, tenant, request_id)
+    where = queries.locate_request(Layout(engine.database), tenant, request_id)
     found = engine.run(where)
     if not found:
         return None

@@ -21,6 +21,7 @@ import pytest
 
 from query_api import queries
 from query_api.params import DAY_MS, MAX_MS, VisitQuery
+from schemas.clickhouse.layout import Layout
 from tests.query_api import contract, visits
 from tests.query_api.engines import Engine, erase, get_event, get_visitors, walk
 from tests.support.api import TENANT, AppFactory, Secrets, now_ms
@@ -190,7 +191,9 @@ def test_http_a_request_id_stored_twice_is_walked_once(
 
 def test_the_first_page_pays_nothing_for_it() -> None:
     # Most requests are first pages: LIMIT 1 BY already keeps each newest copy there.
-    first = queries.visit_page("db", TENANT, VisitQuery("D", 0, MAX_MS, 10))
+    first = queries.visit_page(Layout("db"), TENANT, VisitQuery("D", 0, MAX_MS, 10))
     assert "NOT IN" not in first.sql
-    after = queries.visit_page("db", TENANT, VisitQuery("D", 0, MAX_MS, 10, pagination_key="k"))
+    after = queries.visit_page(
+        Layout("db"), TENANT, VisitQuery("D", 0, MAX_MS, 10, pagination_key="k")
+    )
     assert "NOT IN" in after.sql

@@ -41,7 +41,7 @@ class FakeClient:
 def made(monkeypatch: pytest.MonkeyPatch) -> list[FakeClient]:
     created: list[FakeClient] = []
 
-    def new_client(self: ClientPool) -> FakeClient:
+    def new_client(self: ClientPool, endpoint: Any = None) -> FakeClient:
         created.append(FakeClient())
         return created[-1]
 

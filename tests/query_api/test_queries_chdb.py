@@ -11,6 +11,7 @@ from typing import Any
 
 from query_api import queries, render
 from query_api.params import MAX_MS, VisitQuery
+from schemas.clickhouse.layout import Layout
 from tests.query_api import visits
 from tests.query_api.engines import ChdbEngine
 
@@ -19,7 +20,7 @@ T = 1_714_550_400_123  # 2024-05-01T08:00:00.123Z: milliseconds, as collectors s
 
 
 def page(chdb: ChdbEngine, query: VisitQuery) -> tuple[list[tuple[Any, ...]], render.Summary]:
-    rows = chdb.run(queries.visit_page(chdb.database, TENANT, query))
+    rows = chdb.run(queries.visit_page(Layout(chdb.database), TENANT, query))
     return rows, render.summary(rows[0])
 
 
@@ -65,10 +66,10 @@ def test_filters_and_erasure(chdb: ChdbEngine) -> None:
     assert ids(rows) == ["e3", "e1"]
     rows, _ = page(chdb, VisitQuery("V", 0, MAX_MS, 10, request_id="e2"))
     assert ids(rows) == ["e2"]
-    for statement in queries.erase(chdb.database, TENANT, "V", T + 750):
+    for statement in queries.erase(Layout(chdb.database), TENANT, "V", T + 750):
         chdb.run(statement)
     rows, about = page(chdb, VisitQuery("V", 0, MAX_MS, 10))
     assert ids(rows) == ["e5", "e4"]
     assert about.known and about.first_seen in (None, T + 1_000)
-    state = chdb.run(queries.visitor_state(chdb.database, TENANT, "V"))
+    state = chdb.run(queries.visitor_state(Layout(chdb.database), TENANT, "V"))
     assert int(state[0][2]) == T + 750

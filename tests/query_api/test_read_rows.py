@@ -12,6 +12,7 @@ from query_api import queries
 from query_api.config import ApiConfig
 from query_api.params import VisitQuery
 from query_api.pool import ClientPool
+from schemas.clickhouse.layout import Layout
 from tests.query_api import visits
 from tests.support.api import TENANT, now_ms
 
@@ -80,7 +81,7 @@ def test_page_query_reads_a_few_granules_not_the_table(
     big_table: int, pool: ClientPool, ch_database: str
 ) -> None:
     page = VisitQuery("v12345", 0, 2**63 - 1, 100)
-    read, returned = read_rows(pool, queries.visit_page(ch_database, TENANT, page))
+    read, returned = read_rows(pool, queries.visit_page(Layout(ch_database), TENANT, page))
     assert returned == ROWS // VISITORS  # every visit of v12345 (10), one row each
     # visits: the visitor's granule(s); the three summary-like tables: one granule each
     # (their default granularity is 8192). A scan would read ROWS and more.
@@ -88,11 +89,11 @@ def test_page_query_reads_a_few_granules_not_the_table(
     assert read < ROWS // 10
 
     paged = VisitQuery("v12345", 0, 2**63 - 1, 3, pagination_key="r262345")
-    read, returned = read_rows(pool, queries.visit_page(ch_database, TENANT, paged))
+    read, returned = read_rows(pool, queries.visit_page(Layout(ch_database), TENANT, paged))
     assert returned == 4  # limit + 1 lookahead
     assert read <= 6 * GRANULE + 3 * 8192, read
 
-    locate = queries.locate_request(ch_database, TENANT, "r262345")
+    locate = queries.locate_request(Layout(ch_database), TENANT, "r262345")
     read, returned = read_rows(pool, locate)
     assert returned == 1 and read <= 8192, read
 
@@ -107,10 +108,12 @@ def test_a_window_reads_only_the_partitions_of_its_months(
     generate(ch_client, 240_000, 2_000, year_start, 131_400)  # a visit every 131.4 s
     march, april = 1_709_251_200_000, 1_711_929_600_000
     window = VisitQuery("v77", march + 500, april - 500, 500)
-    read, returned = read_rows(pool, queries.visit_page(ch_database, TENANT, window))
+    read, returned = read_rows(pool, queries.visit_page(Layout(ch_database), TENANT, window))
     assert returned == 10  # v77's March visits: 20,000 rows a month over 2,000 visitors
     # One month's granule(s) of visits, not twelve; the summary tables hold 2,000 rows each.
     assert read <= 2 * GRANULE + 3 * 2_000, read
     whole_year = VisitQuery("v77", 0, 2**63 - 1, 500)
-    read_all, returned = read_rows(pool, queries.visit_page(ch_database, TENANT, whole_year))
+    read_all, returned = read_rows(
+        pool, queries.visit_page(Layout(ch_database), TENANT, whole_year)
+    )
     assert returned == 120 and read_all >= 12 * GRANULE, read_all
