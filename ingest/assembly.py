@@ -15,7 +15,7 @@ from typing import Any
 
 from enrich.config import EnrichConfig
 from enrich.enricher import Enricher
-from ingest import statements
+from ingest import memory, statements
 from ingest.backoff import Backoff
 from ingest.batching import BatchPolicy
 from ingest.config import IngestConfig
@@ -188,9 +188,12 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
             metrics,
         )
 
+        trimmer = memory.Trimmer(60.0, clock)
+
         def housekeeping() -> None:
             retention.tick()
             purge.tick()
+            trimmer.tick()
 
         yield assemble(
             consumer=consumer,
