@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock docs up down status run migrate test test-fast bench bench-quick soak wrk lint check clean
+.PHONY: help setup lock docs up down cluster-up cluster-down status run migrate test test-fast bench bench-quick soak wrk lint check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,8 +37,15 @@ lock: ## re-resolve the newest versions pyproject.toml allows into constraints.t
 up: $(STAMP) ## start Kafka and ClickHouse on loopback (idempotent)
 	$(VENV)/bin/vh stack up
 
-down: $(STAMP) ## stop Kafka and ClickHouse
+down: $(STAMP) ## stop Kafka and ClickHouse (and the loopback cluster, if it runs)
 	$(VENV)/bin/vh stack down
+	$(VENV)/bin/vh stack down --cluster
+
+cluster-up: $(STAMP) ## start the loopback cluster: ZooKeeper, 3 Kafka nodes, 2 x 2 ClickHouse
+	$(VENV)/bin/vh stack up --cluster
+
+cluster-down: $(STAMP) ## stop the loopback cluster
+	$(VENV)/bin/vh stack down --cluster
 
 status: $(STAMP) ## show whether the local services run
 	$(VENV)/bin/vh stack status

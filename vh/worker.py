@@ -41,10 +41,17 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError("VH_METRICS_PORT", str(config.metrics_port), str(exc)) from exc
         metrics = prometheus
+    # A stop asked for while starting (an orchestrator scaling down) is kept, not fatal: the
+    # worker then stops as soon as it is ready, cleanly, with exit code 0.
+    asked: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signo, _frame: asked.append(signo))
     with open_worker(config, EnrichConfig.from_env(env), metrics) as worker:
         _tune_gc()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda _signo, _frame: worker.stop())
+        if asked:
+            worker.stop()
         logger.info(
             "worker started",
             extra={

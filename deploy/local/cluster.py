@@ -35,8 +35,10 @@ class Cluster:
         node = self.topology.zookeeper[0]
         return zookeeper.Server(self.home / "zookeeper", node.port, self.cache_dir)
 
-    def kafka_nodes(self) -> list[kafka.Node]:
-        cluster_id = self._cluster_id()
+    def kafka_nodes(self, *, formatting: bool = False) -> list[kafka.Node]:
+        """The Kafka nodes; ``formatting``: with the cluster id their storage is formatted
+        with (made once, on the first start)."""
+        cluster_id = self._cluster_id() if formatting else None
         props = kafka_properties(self.topology)
         voters = props.pop("controller.quorum.voters")
         return [
@@ -81,7 +83,7 @@ def start(c: Cluster) -> list[str]:
     zk = zookeeper.start(c.zookeeper())
     lines = [f"zookeeper        up  pid {zk}  127.0.0.1:{c.zookeeper().port}"]
     # A static quorum forms only once a majority runs: start all, then wait for each.
-    nodes = c.kafka_nodes()
+    nodes = c.kafka_nodes(formatting=True)
     pids = [kafka.spawn(n) for n in nodes]
     servers = c.clickhouse_servers()
     ch_pids = [clickhouse.spawn(s) for s in servers]

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -96,6 +97,10 @@ def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
             w.proc.wait(10)
 
 
+def _started(log: Path) -> bool:
+    return "worker started" in log.read_text()
+
+
 def _spawn(env: dict[str, str], log: Path) -> WorkerProcess:
     with log.open("wb") as out:
         proc = subprocess.Popen([str(VH), "worker"], env=env, stdout=out, stderr=out)
@@ -135,6 +140,10 @@ def test_faults_on_the_cluster_lose_and_duplicate_nothing(
     run = cluster_db.rsplit("_", 1)[1]
     topic, dlq, group = f"cl-{run}", f"cl-{run}-dlq", f"cl-{run}-group"
     ensure_topics(loopback.bootstrap, {topic: PARTITIONS, dlq: 1}, replication=3, min_insync=2)
+    # Merges would collapse the copies Kafka delivers twice (ReplacingMergeTree) before they are
+    # counted: stopped for the run, so the count shows what redelivery stored, and the API's
+    # answers show that readers hide it all the same.
+    _merges(loopback, cluster_db, "STOP")
     env = {
         **os.environ,
         **loopback.environ(cluster_db),
@@ -181,9 +190,18 @@ def test_faults_on_the_cluster_lose_and_duplicate_nothing(
             stdout=subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         workers += [_spawn(env, tmp_path / f"worker-{i}.log") for i in range(2)]
-        prober.start()
         started = time.monotonic()
-        _faults(loopback, topic, env, workers, tmp_path, figures, probe, started)
+        # Read once the probed visitors exist (a 404 before their first visit is right).
+        wait_until(
+            lambda: (
+                http.get(f"/visitors/{probe.visitors[0]}", headers=probe.headers).status_code == 200
+            ),
+            60,
+            "the first visits stored",
+        )
+        prober.start()
+        probing_since = time.monotonic()
+        _faults(loopback, cluster_db, topic, env, workers, tmp_path, figures, probe, started)
         out, _ = publisher.communicate(timeout=300)
         published = json.loads(out.decode().strip().splitlines()[-1])
         assert published["failed"] == [] and published["acked"] == EVENTS
@@ -197,25 +215,46 @@ def test_faults_on_the_cluster_lose_and_duplicate_nothing(
         wait_until(caught_up, 300, "every message committed")
         for w in workers:
             if w.alive():
+                # Started before being asked to stop: a SIGTERM while Python imports is the
+                # default action, not the worker's shutdown, which is what is checked here.
+                wait_until(partial(_started, w.log), 60, "start-up")
                 assert w.stop() == 0
         probe.stop.set()
         prober.join(10)
+        probed_until = time.monotonic()
         figures.record("events published (acknowledged, acks=all, min.insync.replicas=2)", EVENTS)
         _check_storage(loopback, cluster_db, figures)
         _check_api(http, secrets, figures)
-        answers, ok, gap = probe.during(started, time.monotonic())
+        answers, ok, gap = probe.during(probing_since, probed_until)
         figures.record("API answers during the whole run (2xx / all)", f"{ok:,} / {answers:,}")
         figures.record("API: longest time without a 2xx over the whole run", f"{gap:.2f} s")
+        others = Counter(s for _, s in probe.answers if not 200 <= s < 300)
+        when = sorted({round(t - started) for t, s in probe.answers if not 200 <= s < 300})
+        figures.record("API answers other than 2xx (status: count; seconds into the run)",
+                       f"{dict(others)}; {when}" if others else "none")  # fmt: skip
         figures.outcome = "passed"
     finally:
         probe.stop.set()
         http.close()
         server.stop()
+        _merges(loopback, cluster_db, "START")
         scaling_report.write(figures)
+
+
+def _merges(loopback: Nodes, database: str, verb: str, only: int | None = None) -> None:
+    for i in range(len(loopback.replicas())) if only is None else (only,):
+        client = loopback.client(i)
+        try:
+            client.execute(f"SYSTEM {verb} MERGES {database}.visits_local")
+        except Exception:  # a node still coming back: merges there are its own business
+            pass
+        finally:
+            client.disconnect()
 
 
 def _faults(
     loopback: Nodes,
+    database: str,
     topic: str,
     env: dict[str, str],
     workers: list[WorkerProcess],
@@ -246,6 +285,7 @@ def _faults(
 
     def bring_back(index: int) -> None:
         clickhouse.start(servers[index])
+        _merges(loopback, database, "STOP", only=index)  # a restart forgets it
         answers, ok, gap = probe.during(down_since[index], time.monotonic())
         name = servers[index].home.name.removeprefix("clickhouse-")
         took = time.monotonic() - down_since[index]
@@ -286,8 +326,35 @@ def _faults(
     figures.record("worker processes killed -9", kills)
 
 
+def _node_counts(loopback: Nodes, database: str) -> list[tuple[int, int]]:
+    """(rows, distinct requestIds) stored on each node, in replica order."""
+    out = []
+    for i in range(len(loopback.replicas())):
+        client = loopback.client(i)
+        try:
+            rows, unique = client.execute(
+                f"SELECT count(), uniqExact(request_id) FROM {database}.visits_local"
+            )[0]
+            out.append((int(rows), int(unique)))
+        finally:
+            client.disconnect()
+    return out
+
+
 def _check_storage(loopback: Nodes, database: str, figures: scaling_report.Figures) -> None:
-    """Replicas caught up; copies stored twice exist (redelivered) and readers hide them."""
+    """Copies stored twice exist (redelivered: counted while merges are stopped), the
+    replicas of each shard end up holding the same rows, and every event is stored."""
+
+    # The replicas fetch every part (fetches run, merges do not): the counts settle.
+    def settled() -> bool:
+        now = _node_counts(loopback, database)
+        return now[0] == now[1] and now[2] == now[3] and now[0][1] + now[2][1] == EVENTS
+
+    wait_until(settled, 120, "both replicas of each shard holding every part")
+    counts = _node_counts(loopback, database)
+    copies = sum(rows - unique for rows, unique in counts[::2])
+    figures.record("copies stored twice (Kafka redelivered them; hidden from every read)", copies)
+    _merges(loopback, database, "START")
     for i in range(len(loopback.replicas())):
         client = loopback.client(i)
         try:
@@ -296,17 +363,7 @@ def _check_storage(loopback: Nodes, database: str, figures: scaling_report.Figur
             client.disconnect()
     per_node = loopback.stored(database)
     assert per_node[0] == per_node[1] and per_node[2] == per_node[3], per_node
-    figures.record("rows on each replica (shard 1 r1, r2, shard 2 r1, r2)", per_node)
-    client = loopback.client(0)
-    try:
-        rows, unique = client.execute(
-            f"SELECT count(), uniqExact(request_id) FROM {database}.visits"
-        )[0]
-    finally:
-        client.disconnect()
-    assert unique == EVENTS
-    copies = int(rows) - int(unique)
-    figures.record("copies stored twice (Kafka redelivered them; hidden from every read)", copies)
+    figures.record("rows on each replica after catching up (s1r1, s1r2, s2r1, s2r2)", per_node)
     assert copies > 0, "no batch was redelivered: the run did not exercise deduplication"
 
 

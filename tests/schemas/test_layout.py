@@ -1,0 +1,97 @@
+"""The cluster rendering of the migrations: what each statement becomes (pure), and that every
+rendered statement parses on the current engine (chdb: it has no ZooKeeper, so it cannot run
+Replicated tables; its parser checks the DDL, `formatQuery`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.clickhouse import layout, migrations
+from schemas.clickhouse.layout import Layout
+from schemas.clickhouse.migrations import ServerFeatures
+from schemas.clickhouse.tables import TABLES, shard_of
+from tests.support.services import ChdbSession
+
+CLUSTER = Layout("vh", "vh_cluster")
+
+
+def _rendered(version: str) -> list[str]:
+    features = ServerFeatures.from_version(version)
+    return [
+        s for m in migrations.render(features, "vh", cluster="vh_cluster") for s in m.statements
+    ]
+
+
+def test_one_server_is_left_as_written() -> None:
+    statement = "CREATE TABLE IF NOT EXISTS vh.visits (x String) ENGINE = MergeTree() ORDER BY x"
+    assert layout.render(statement, Layout("vh")) == [statement]
+
+
+def test_a_sharded_table_becomes_a_replicated_local_table_and_a_distributed_one() -> None:
+    local, distributed = layout.render(
+        "CREATE TABLE IF NOT EXISTS vh.visits (visitor_id String, v UInt64)"
+        " ENGINE = ReplacingMergeTree(v) ORDER BY visitor_id SETTINGS index_granularity = 2048",
+        CLUSTER,
+    )
+    assert local.startswith("CREATE TABLE IF NOT EXISTS vh.visits_local ON CLUSTER vh_cluster (")
+    assert (
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/vh.visits_local',"
+        " '{replica}', v)" in local
+    )
+    assert local.endswith("index_granularity = 2048, replicated_deduplication_window = 1000")
+    assert distributed == (
+        "CREATE TABLE IF NOT EXISTS vh.visits ON CLUSTER vh_cluster AS vh.visits_local"
+        " ENGINE = Distributed(vh_cluster, vh, visits_local, halfMD5(visitor_id))"
+    )
+
+
+def test_a_small_table_is_replicated_to_every_node_under_its_own_name() -> None:
+    (only,) = layout.render(
+        "CREATE TABLE IF NOT EXISTS vh.erasures (t String)"
+        " ENGINE = ReplacingMergeTree() ORDER BY t",
+        CLUSTER,
+    )
+    assert only.startswith("CREATE TABLE IF NOT EXISTS vh.erasures ON CLUSTER vh_cluster (")
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/all/vh.erasures', '{replica}')" in only
+
+
+def test_views_read_and_write_local_tables_and_alters_go_to_storage() -> None:
+    (view,) = layout.render(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS vh.visitor_summary_mv TO vh.visitor_summary"
+        " AS SELECT tenant FROM vh.visits GROUP BY tenant",
+        CLUSTER,
+    )
+    assert view == (
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS vh.visitor_summary_mv ON CLUSTER vh_cluster"
+        " TO vh.visitor_summary_local AS SELECT tenant FROM vh.visits_local GROUP BY tenant"
+    )
+    (alter,) = layout.render("ALTER TABLE vh.visits MODIFY TTL x", CLUSTER)
+    assert alter == "ALTER TABLE vh.visits_local ON CLUSTER vh_cluster MODIFY TTL x"
+
+
+def test_18_16_loses_column_comments_on_replicated_tables_current_servers_keep_them() -> None:
+    old = next(s for s in _rendered("18.16.1") if "vh.visits_local" in s and "CREATE" in s)
+    new = next(s for s in _rendered("26.9.1") if "vh.visits_local" in s and "CREATE" in s)
+    assert "COMMENT" not in old and "COMMENT 'FingerprintJS visitorId'" in new
+
+
+def test_every_sharded_table_has_the_sharding_column() -> None:
+    for table in TABLES:
+        if table.placement == "sharded":
+            assert "visitor_id" in table.columns, table.name
+
+
+def test_the_shard_of_a_visitor_is_what_halfmd5_says(chdb_session: ChdbSession) -> None:
+    ids = ["abc", "visitor-ü", "Ibk1527CUFmcnjLwIs4A9", ""]
+    for visitor in ids:
+        (row,) = chdb_session.execute(f"SELECT halfMD5('{visitor}') % 2, halfMD5('{visitor}') % 3")
+        assert (shard_of(visitor, 2), shard_of(visitor, 3)) == tuple(int(v) for v in row)
+
+
+@pytest.mark.parametrize("statement", _rendered("26.9.1"))
+def test_every_rendered_statement_parses_on_the_current_engine(
+    chdb_session: ChdbSession, statement: str
+) -> None:
+    quoted = statement.replace("\\", "\\\\").replace("'", "\\'")
+    (row,) = chdb_session.execute(f"SELECT formatQuery('{quoted}')")
+    assert "ON CLUSTER vh_cluster" in row[0]
