@@ -41,8 +41,9 @@ def _ttl_clause(days: int) -> str:
     return f"toDateTime(time) + toIntervalDay({days})"
 
 
-def apply_ttl(execute: Execute, layout: Layout, days: int) -> str:
+def apply_ttl(execute: Execute, layout: Layout, days: int, alter: Execute | None = None) -> str:
     """Make the table's TTL match ``days`` (servers with TTL only). Returns what it did.
+    ``alter`` runs the ALTER (on a cluster: on each shard; default ``execute``).
 
     Raises:
         ClickHouseUnavailable: a statement failed (from the writer's execute).
@@ -53,15 +54,17 @@ def apply_ttl(execute: Execute, layout: Layout, days: int) -> str:
     if days == 0:
         if not has_ttl:
             return "no TTL (keep forever)"
-        execute(statements.set_visits_ttl(layout, 0), None)
+        (alter or execute)(statements.set_visits_ttl(layout, 0), None)
         return "TTL removed (keep forever)"
     if _ttl_clause(days) in engine_full:
         return f"TTL already {days} days"
-    execute(statements.set_visits_ttl(layout, days), None)
+    (alter or execute)(statements.set_visits_ttl(layout, days), None)
     return f"TTL set to {days} days"
 
 
-def drop_old_partitions(execute: Execute, layout: Layout, days: int, now: datetime) -> list[str]:
+def drop_old_partitions(
+    execute: Execute, layout: Layout, days: int, now: datetime, alter: Execute | None = None
+) -> list[str]:
     """Drop the monthly partitions of ``visits`` older than the retention; return their ids.
 
     Raises:
@@ -71,7 +74,7 @@ def drop_old_partitions(execute: Execute, layout: Layout, days: int, now: dateti
     rows = execute(parts.sql, parts.params)
     dropped = []
     for partition in partitions_to_drop((str(r[0]) for r in rows), days, now):
-        execute(statements.drop_visits_partition(layout, partition), None)
+        (alter or execute)(statements.drop_visits_partition(layout, partition), None)
         logger.info("retention dropped partition", extra={"partition": partition, "days": days})
         dropped.append(partition)
     return dropped
@@ -80,8 +83,8 @@ def drop_old_partitions(execute: Execute, layout: Layout, days: int, now: dateti
 def enforce(writer: ClickHouseWriter, days: int, now: datetime) -> str:
     """What ``vh retention`` does: TTL on servers that have it, partition drops otherwise."""
     if writer.features().ttl:
-        return apply_ttl(writer.execute, writer.layout, days)
-    dropped = drop_old_partitions(writer.execute, writer.layout, days, now)
+        return apply_ttl(writer.execute, writer.layout, days, writer.on_each_shard)
+    dropped = drop_old_partitions(writer.execute, writer.layout, days, now, writer.on_each_shard)
     return f"dropped partitions {dropped}" if dropped else "no partition to drop"
 
 
@@ -110,6 +113,12 @@ class RetentionSchedule:
         self._next = self._clock() + self.every_s
         try:
             if not self.writer.features().ttl:
-                drop_old_partitions(self.writer.execute, self.writer.layout, self.days, self._now())
+                drop_old_partitions(
+                    self.writer.execute,
+                    self.writer.layout,
+                    self.days,
+                    self._now(),
+                    self.writer.on_each_shard,
+                )
         except Exception as exc:
             logger.warning("retention check failed", extra={"error": str(exc)})

@@ -4,8 +4,8 @@ The API's are in ``query_api.queries``; those both sides run (an erasure's delet
 ``schemas.clickhouse.statements``. Values travel as bound parameters; the only names spliced
 in are the database and cluster (checked plain identifiers by ``Layout``) and fixed table
 names. On a cluster (``Layout.cluster``) reads and inserts go through the Distributed tables,
-``ALTER``s to the storage tables ``ON CLUSTER``, and system tables are read on one replica of
-every shard (``cluster()``).
+``ALTER``s to the storage tables on one replica of each shard (replication copies them to
+the others), and system tables are read on one replica of every shard (``cluster()``).
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ def drop_visits_partition(layout: Layout, partition: str) -> str:
 
 
 def set_visits_ttl(layout: Layout, days: int) -> str:
-    """Expire visits ``days`` after their time (0: remove the TTL)."""
-    table = f"{layout.storage(VISITS.name)}{layout.on_cluster}"
+    """Expire visits ``days`` after their time (0: remove the TTL). On a cluster: run it on
+    one replica of each shard (``ClickHouseWriter.on_each_shard``), never ``ON CLUSTER``."""
+    table = layout.storage(VISITS.name)
     if days <= 0:
         return f"ALTER TABLE {table} REMOVE TTL"
     return f"ALTER TABLE {table} MODIFY TTL toDateTime(time) + INTERVAL {int(days)} DAY"

@@ -18,9 +18,10 @@ from ingest import statements
 from ingest.config import IngestConfig
 from ingest.errors import ClickHouseUnavailable
 from ingest.rows import Row, to_columns
-from schemas.clickhouse.layout import Layout
+from schemas.clickhouse.layout import CLUSTER_NODES, Layout, shard_map
 from schemas.clickhouse.migrations import ServerFeatures
 from schemas.clickhouse.statements import SYNC_DISTRIBUTED, Statement
+from schemas.clickhouse.tables import shard_of
 from schemas.resources import Closing
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ class ClickHouseWriter(Closing):
         )
         self._features: ServerFeatures | None = None
         self._insert_sql = statements.insert_visits(self.layout)
+        self._connection = {
+            "user": user,
+            "password": password,
+            "connect_timeout": connect_timeout,
+            "send_receive_timeout": send_receive_timeout,
+        }
+        self._shards: list[Client] | None = None
 
     @classmethod
     def from_config(cls, config: IngestConfig) -> ClickHouseWriter:
@@ -98,20 +106,57 @@ class ClickHouseWriter(Closing):
             raise ClickHouseUnavailable(self.endpoint, exc) from exc
 
     def run(self, statement: Statement) -> list[tuple[Any, ...]]:
-        """Run a statement (``ingest.statements``) with its parameters and settings.
+        """Run a statement (``ingest.statements``) with its parameters and settings; on a
+        cluster, one that names a visitor on a replica of that visitor's shard.
 
         Raises:
             ClickHouseUnavailable: any failure (network, server error), with the endpoint.
         """
+        client = self._client
+        if statement.visitor is not None and self.layout.cluster is not None:
+            shards = self._shard_clients()
+            client = shards[shard_of(statement.visitor, len(shards))]
         try:
             return list(
-                self._client.execute(
-                    statement.sql, statement.params, settings=dict(statement.settings)
-                )
+                client.execute(statement.sql, statement.params, settings=dict(statement.settings))
             )
         except Exception as exc:
-            self._client.disconnect()
+            client.disconnect()
             raise ClickHouseUnavailable(self.endpoint, exc) from exc
+
+    def on_each_shard(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Run ``sql`` on one replica of every shard (one server: on it): how an ALTER of a
+        replicated table reaches the whole cluster (replication copies it within a shard).
+
+        Raises:
+            ClickHouseUnavailable: a shard failed it (those before may have run it).
+        """
+        if self.layout.cluster is None:
+            return self.execute(sql, params)
+        out: list[Any] = []
+        for client in self._shard_clients():
+            try:
+                out += client.execute(sql, params)
+            except Exception as exc:
+                client.disconnect()
+                raise ClickHouseUnavailable(self.endpoint, exc) from exc
+        return out
+
+    def _shard_clients(self) -> list[Client]:
+        """A client per shard: its first replica, failing over to the others."""
+        if self._shards is None:
+            rows = self.execute(CLUSTER_NODES, {"cluster": self.layout.cluster})
+            self._shards = [
+                Client(
+                    replicas[0][0],
+                    port=replicas[0][1],
+                    database="default",
+                    alt_hosts=",".join(f"{h}:{p}" for h, p in replicas[1:]) or None,
+                    **self._connection,
+                )
+                for replicas in shard_map(rows)
+            ]
+        return self._shards
 
     def features(self) -> ServerFeatures:
         """What the server supports (asked once per writer, from ``version()``)."""
@@ -158,3 +203,5 @@ class ClickHouseWriter(Closing):
 
     def close(self) -> None:
         self._client.disconnect()
+        for client in self._shards or []:
+            client.disconnect()

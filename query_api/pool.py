@@ -24,6 +24,7 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
 from query_api.config import ApiConfig
+from schemas.clickhouse.layout import CLUSTER_NODES, shard_map
 from schemas.clickhouse.statements import Statement
 from schemas.clickhouse.tables import shard_of
 
@@ -170,18 +171,33 @@ class ClientPool:
         """The cluster's replicas by shard, in ``remote_servers`` order (read once)."""
         with self._lock:
             if self._shards is None:
-                rows = self.execute(
-                    "SELECT shard_num, host_address, port FROM system.clusters"
-                    " WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num",
-                    {"cluster": self._cluster},
-                )
-                shards: dict[int, list[Endpoint]] = {}
-                for shard, host, port in rows:
-                    shards.setdefault(int(shard), []).append((str(host), int(port)))
-                if not shards:
-                    raise DatabaseError(f"cluster {self._cluster!r} is not in system.clusters")
-                self._shards = [shards[k] for k in sorted(shards)]
+                rows = self.execute(CLUSTER_NODES, {"cluster": self._cluster})
+                try:
+                    self._shards = shard_map(rows)
+                except ValueError as exc:
+                    raise DatabaseError(f"cluster {self._cluster!r}: {exc}") from exc
             return self._shards
+
+    def on_replicas(self, visitor: str, sql: str) -> int:
+        """Run ``sql`` on every reachable replica of the visitor's shard (one server: on it);
+        how many ran it. For ``SYSTEM SYNC REPLICA``: a write is then on each of them."""
+        if self._cluster is None:
+            self.execute(sql)
+            return 1
+        shards = self.shards()
+        done = 0
+        for endpoint in shards[shard_of(visitor, len(shards))]:
+            try:
+                with self.client(endpoint) as client:
+                    client.execute(sql)
+                done += 1
+            except _UNREACHABLE:  # down: it catches up from its peer when it returns
+                self._down[endpoint] = time.monotonic() + DOWN_FOR_S
+            except ch_errors.Error as exc:
+                raise DatabaseError(f"{type(exc).__name__}: {exc}") from exc
+        if not done:
+            raise DatabaseError(f"no replica of {visitor!r}'s shard reachable")
+        return done
 
     def close(self) -> None:
         """Disconnect idle Clients; Clients in use are disconnected when given back."""

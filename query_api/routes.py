@@ -20,6 +20,7 @@ from query_api.errors import unavailable as unavailable_error
 from query_api.pool import DatabaseError
 from query_api.services import Services
 from query_api.tokens import Token
+from schemas.clickhouse import statements
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,16 @@ async def delete_visitor(request: Request) -> Response:
         count, last_seen, erased_at = (int(v) for v in rows[0])
         if count == 0 or last_seen <= erased_at:
             raise ApiError(404, "VisitorNotFound", "visitor not found")
-        for statement in queries.erase(
+        record, *deletes = queries.erase(
             services.layout, token.tenant, visitor_id, services.now_ms()
-        ):
+        )
+        await run_in_threadpool(services.pool.run, record)
+        if services.layout.cluster:
+            # Visible at once: the replicas that serve this visitor's reads have the erasure
+            # before we answer (the erasures table replicates to every node asynchronously).
+            sync = statements.sync_replica(services.layout, "erasures")
+            await run_in_threadpool(services.pool.on_replicas, visitor_id, sync)
+        for statement in deletes:
             await run_in_threadpool(services.pool.run, statement)
         return Response(status_code=200)
 

@@ -68,7 +68,11 @@ def migrate(args: argparse.Namespace) -> int:
         )
         logger.info("migrations applied", extra={"database": writer.database, "applied": applied})
         if writer.features().ttl:
-            logger.info(retention.apply_ttl(writer.execute, writer.layout, config.retention_days))
+            logger.info(
+                retention.apply_ttl(
+                    writer.execute, writer.layout, config.retention_days, writer.on_each_shard
+                )
+            )
         if args.from_single_node:
             _copy(writer)
     return 0

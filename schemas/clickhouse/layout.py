@@ -131,3 +131,24 @@ def _local_references(sql: str, layout: Layout) -> str:
     """Every ``db.table`` of a sharded table in ``sql`` names its local table instead."""
     pattern = re.compile(_REFERENCE.format(db=re.escape(layout.database)))
     return pattern.sub(lambda m: layout.storage(m.group(1)), sql)
+
+
+#: (shard, host, port) of every replica of a cluster, in ``remote_servers`` order.
+CLUSTER_NODES: Final = (
+    "SELECT shard_num, host_address, port FROM system.clusters"
+    " WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num"
+)
+
+
+def shard_map(rows: list[tuple[object, ...]]) -> list[list[tuple[str, int]]]:
+    """:data:`CLUSTER_NODES` rows as the replicas' (host, port) of each shard, in order.
+
+    Raises:
+        ValueError: no rows (the cluster is not in ``remote_servers``).
+    """
+    shards: dict[int, list[tuple[str, int]]] = {}
+    for shard, host, port in rows:
+        shards.setdefault(int(str(shard)), []).append((str(host), int(str(port))))
+    if not shards:
+        raise ValueError("the cluster is not in system.clusters (remote_servers)")
+    return [shards[k] for k in sorted(shards)]

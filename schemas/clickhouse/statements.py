@@ -3,8 +3,10 @@ slipped in after an erasure (``ingest.purge``). Pure: text plus bound parameters
 
 Values travel as bound parameters (``%(name)s``, escaped by the driver); the only text
 spliced in is the database (and cluster) name, which ``Layout`` checked are plain
-identifiers. On a cluster the deletes go to the storage tables ``ON CLUSTER`` and the
-summary's rebuild through the Distributed tables, synchronously, to the visitor's shard.
+identifiers. On a cluster an erasure's deletes run on the visitor's shard only (its rows live
+nowhere else) against the local tables; a replicated table copies an ALTER to its other
+replicas itself, so none of them goes ``ON CLUSTER`` (18.16's DDL queue also wedges on
+``ON CLUSTER`` ALTERs of replicated tables: "Node exists ... /executed").
 """
 
 from __future__ import annotations
@@ -57,22 +59,28 @@ def delete_erased(
     who = "tenant = %(tenant)s AND visitor_id = %(visitor)s"
 
     def alter(table: str) -> str:
-        return f"ALTER TABLE {layout.storage(table)}{layout.on_cluster} DELETE WHERE {who}"
+        return f"ALTER TABLE {layout.storage(table)} DELETE WHERE {who}"
 
     return [
-        Statement(f"{alter(VISITS.name)} AND timestamp_ms <= %(at)s", p),
-        Statement(alter(VISITOR_SUMMARY.name), p),
+        Statement(f"{alter(VISITS.name)} AND timestamp_ms <= %(at)s", p, visitor=visitor_id),
+        Statement(alter(VISITOR_SUMMARY.name), p, visitor=visitor_id),
         # An aggregate state cannot lose single visits: rebuild it from what survives (visits
         # after the erasure, e.g. from a collector whose clock runs ahead). The mutation above
         # only touches parts that existed before it, so this new part is kept.
         Statement(
-            f"INSERT INTO {layout.qualified(VISITOR_SUMMARY.name)} (tenant, visitor_id,"
+            f"INSERT INTO {layout.storage(VISITOR_SUMMARY.name)} (tenant, visitor_id,"
             " first_seen, last_seen, visits) SELECT tenant, visitor_id, minState(timestamp_ms),"
             " maxState(timestamp_ms), uniqState(request_id)"
-            f" FROM {layout.qualified(VISITS.name)}"
+            f" FROM {layout.storage(VISITS.name)}"
             f" WHERE {who} AND timestamp_ms > %(at)s GROUP BY tenant, visitor_id",
             p,
-            SYNC_DISTRIBUTED if layout.cluster else {},
+            visitor=visitor_id,
         ),
-        Statement(f"{alter(REQUEST_INDEX.name)} AND timestamp_ms <= %(at)s", p),
+        Statement(f"{alter(REQUEST_INDEX.name)} AND timestamp_ms <= %(at)s", p, visitor=visitor_id),
     ]
+
+
+def sync_replica(layout: Layout, table: str) -> str:
+    """Wait until this replica has every entry of the table's replication log (on a cluster:
+    a write made elsewhere is then visible here)."""
+    return f"SYSTEM SYNC REPLICA {layout.storage(table)}"
