@@ -20,12 +20,12 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 
-from bench import bench_api, bench_enrich, bench_ingest, report
+from bench import bench_api, bench_cluster, bench_enrich, bench_ingest, report
 from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-SECTIONS = ("ingest", "api", "enrich")
+SECTIONS = ("ingest", "cluster", "api", "enrich")
 
 
 class Display:
@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
     parser.add_argument(
-        "--only", default=",".join(SECTIONS), help="comma-separated subset of: ingest,api,enrich"
+        "--only",
+        default=",".join(SECTIONS),
+        help="comma-separated subset of: ingest,cluster,api,enrich",
     )
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finally blocks stop the
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     machine.note_load("start")
     display.step(f"run {run_id}, {'quick' if args.quick else 'full'} mode, sections {args.only}")
     ingest = api = enrich = None
+    clustered: bench_cluster.ClusterResults | None = None
     if "ingest" in only:
         display.section = "ingest"
         env = bench_ingest.Env(run_id, bootstrap, ch_host, ch_port)
@@ -98,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             bench_ingest.cleanup(env)
         machine.note_load("after ingestion")
+    if "cluster" in only:
+        display.section = "cluster"
+        settings = bench_ingest.QUICK if args.quick else bench_ingest.FULL
+        clustered = bench_cluster.run(
+            run_id, settings.events, EnrichConfig.from_env(os.environ), display.step,
+            display.status,
+        )  # fmt: skip
+        machine.note_load("after the cluster")
     if "api" in only:
         display.section = "api"
         api = bench_api.run(
@@ -113,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         enrich = bench_enrich.measure(args.quick, display.step)
         machine.note_load("end")
     display.section = "bench"
-    text = report.render(machine, args.quick, time.monotonic() - display.start, ingest, api, enrich)
+    text = report.render(
+        machine, args.quick, time.monotonic() - display.start, ingest, api, enrich, clustered
+    )
     OUT.write_text(text, encoding="utf-8")
     print(text)
     display.step(f"written to {OUT}")

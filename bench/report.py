@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import bench_enrich
+from bench import bench_cluster, bench_enrich
 from bench.bench_api import ApiResults
 from bench.bench_ingest import IngestResults
 from bench.rss import Curve
@@ -441,6 +441,7 @@ def render(
     ingest: IngestResults | None,
     api: ApiResults | None,
     enrich: bench_enrich.EnrichResults | None,
+    clustered: bench_cluster.ClusterResults | None = None,
 ) -> str:
     """The whole document."""
     command = "python -m bench" + (" --quick" if quick else "")
@@ -464,6 +465,12 @@ def render(
     ]
     for section, done in (
         (ingest_section(ingest) if ingest else "", ingest),
+        (
+            bench_cluster.render(clustered, ingest.median_rate("workers1") if ingest else 0.0)
+            if clustered
+            else "",
+            clustered,
+        ),
         (api_section(api) if api else "", api),
         (bench_enrich.render(enrich) if enrich else "", enrich),
     ):
