@@ -60,7 +60,7 @@ test: up ## the whole test suite against the real services
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## only the tests that need no service
-	$(VENV)/bin/pytest -m "not kafka and not clickhouse and not faults" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not kafka and not clickhouse and not faults and not cluster" $(PYTEST_ARGS)
 
 bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md
 	$(PY) -m bench
