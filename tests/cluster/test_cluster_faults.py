@@ -1,8 +1,8 @@
 """The pipeline on the loopback cluster under faults: 100,000 events published while workers
 are killed -9, a ClickHouse replica of each shard is killed -9 in turn (and brought back),
-the Kafka broker leading the most partitions is killed -9, and Kafka is frozen while a worker
-holds a stored but uncommitted batch (then that worker is killed: its batch is delivered
-again, for real). Then every event is read back through the API exactly once, the replicas
+the Kafka broker leading the most partitions is killed -9, and Kafka is frozen until a batch
+is stored but not committed (then every worker is killed: that batch is delivered again, for
+real). Then every event is read back through the API exactly once, the replicas
 of each shard hold the same rows, and the copies Kafka delivered twice were stored and hidden.
 An API client keeps reading throughout; its answers are the availability figures.
 Rewrites the figures of docs/scaling.md.
@@ -298,16 +298,31 @@ def _faults(
     kill_replica(0)  # shard 1, replica 1: also the node the workers and the API talk to first
     at(20)
     # Kafka frozen while the workers' batches come due (0.5 s): they are inserted and their
-    # commits hang. Killing a worker now makes Kafka deliver its stored batch again: the
-    # redelivered copies counted at the end are real.
+    # commits hang (a worker's loop then waits on its commit). Once a part written after the
+    # freeze began shows up on ClickHouse, every worker is killed: Kafka must deliver that
+    # stored, uncommitted batch again, so the copies counted at the end are real, whatever
+    # the timing of the run. (The parts are listed just before the freeze: a batch inserted
+    # in the few milliseconds between could have its commit answered; the others cannot.)
     pids = [kafka.running_pid(b) or 0 for b in brokers]
+    before = _parts(loopback, database)
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
-    time.sleep(2.5)
-    kill_a_worker()
-    for pid in pids:
-        os.kill(pid, signal.SIGCONT)
-    figures.record("Kafka frozen 2.5 s, a worker with stored uncommitted batches killed", "yes")
+    try:
+        wait_until(
+            lambda: bool(_parts(loopback, database) - before), 20, "a batch stored while frozen"
+        )
+        time.sleep(0.5)  # the other workers' batches come due too
+        victims = [w for w in workers if w.alive()]
+        for w in victims:
+            w.kill9()
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    for _ in victims:
+        kills += 1
+        workers.append(_spawn(env, tmp_path / f"worker-{len(workers)}.log"))
+    figures.record("Kafka frozen, every worker killed once a batch was stored uncommitted",
+                   f"{len(victims)} workers")  # fmt: skip
     at(23)
     bring_back(0)
     at(30)
@@ -324,6 +339,26 @@ def _faults(
     at(50)
     kill_a_worker()
     figures.record("worker processes killed -9", kills)
+
+
+def _parts(loopback: Nodes, database: str) -> set[tuple[int, str]]:
+    """The parts of visits seen on the replicas that answer, as (shard, part name): a fetched
+    part keeps its name, so only an insert adds one (merges are stopped for the run)."""
+    seen: set[tuple[int, str]] = set()
+    for i, (shard, _) in enumerate(loopback.replicas()):
+        client = loopback.client(i)
+        try:
+            rows = client.execute(
+                "SELECT name FROM system.parts WHERE database = %(db)s"
+                " AND table = 'visits_local' AND active",
+                {"db": database},
+            )
+            seen |= {(shard, name) for (name,) in rows}
+        except Exception:  # the replica killed at this point of the schedule
+            pass
+        finally:
+            client.disconnect()
+    return seen
 
 
 def _node_counts(loopback: Nodes, database: str) -> list[tuple[int, int]]:
