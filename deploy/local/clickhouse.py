@@ -168,11 +168,7 @@ def spawn(s: StackSettings | Server) -> int:
     pid = running_pid(srv)
     if pid is not None:
         return pid
-    if processes.port_open(srv.tcp_port):
-        raise processes.ServiceError(
-            f"port {srv.tcp_port} is taken by another process; "
-            "set VH_CLICKHOUSE_PORT to a free port"
-        )
+    processes.ensure_port_free(srv.tcp_port, "set VH_CLICKHOUSE_PORT to a free port")
     binary = ensure_binary(srv)
     config = _write_config(srv)
     return processes.spawn([binary, f"--config-file={config}"], log_file(srv), pid_file(srv))

@@ -208,10 +208,7 @@ def spawn(s: StackSettings | Node, extra: Mapping[str, str] | None = None) -> in
     pid = running_pid(n)
     if pid is not None:
         return pid
-    if processes.port_open(n.port):
-        raise processes.ServiceError(
-            f"port {n.port} is taken by another process; set VH_KAFKA_PORT to a free port"
-        )
+    processes.ensure_port_free(n.port, "set VH_KAFKA_PORT to a free port")
     lib = ensure_jars(n)
     config = _write_config(n)
     _format_storage(n, lib, config)

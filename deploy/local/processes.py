@@ -84,6 +84,12 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def ensure_port_free(port: int, remedy: str) -> None:
+    """Raise ServiceError, saying ``remedy``, when another process listens on ``port``."""
+    if port_open(port):
+        raise ServiceError(f"port {port} is taken by another process; {remedy}")
+
+
 def wait_until(
     check: Callable[[], bool],
     timeout: float,

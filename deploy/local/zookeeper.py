@@ -81,8 +81,7 @@ def start(z: Server, timeout: float = 60.0) -> int:
     """Start it unless it already runs; return its pid once it serves."""
     pid = running_pid(z)
     if pid is None:
-        if processes.port_open(z.port):
-            raise processes.ServiceError(f"port {z.port} is taken by another process")
+        processes.ensure_port_free(z.port, "stop it, or change the port in the topology")
         lib = ensure_jars(z)
         config = _write_config(z)
         argv = ["java", f"-Xmx{z.heap}", "-cp", f"{lib}/*", MAIN_CLASS, str(config)]
