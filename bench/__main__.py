@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(SECTIONS),
         help="comma-separated subset of: ingest,cluster,api,enrich",
     )
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help=f"where the report goes (default {OUT.name})"
+    )
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finally blocks stop the
     # workers and drop the run's database and topics.
@@ -127,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     text = report.render(
         machine, args.quick, time.monotonic() - display.start, ingest, api, enrich, clustered
     )
-    OUT.write_text(text, encoding="utf-8")
+    args.out.write_text(text, encoding="utf-8")
     print(text)
-    display.step(f"written to {OUT}")
+    display.step(f"written to {args.out}")
     return 0
 
 
