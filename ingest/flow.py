@@ -79,7 +79,7 @@ class Flow:
                 break
             taken = i + 1
             try:
-                row = self._process(msg, part.letters)
+                row = _row_or_letter(self, msg, part.letters)
             except DeadLetterError as exc:
                 self.recovery.letter_refused(key, exc, rewind_to=msg.offset)
                 break
@@ -103,25 +103,6 @@ class Flow:
         # Counted once per poll result, not per message (a per-message call was 4% of the
         # worker's time, docs/benchmarks.md).
         self.metrics.increment("vh_ingest_events_consumed_total", taken)
-
-    def _process(self, msg: Any, letters: list[Any]) -> Row | None:
-        where = KafkaCoordinates(msg.topic, msg.partition, msg.offset)
-        now_ms = self.wall_ms()
-        try:
-            return self.processor.process(
-                msg.value, where, now_ms=now_ms, ingested_at_s=now_ms // 1000
-            )
-        except InvalidEvent as exc:
-            letters.append(self.dlq.send(msg.key, msg.value or b"", exc.reason, exc.detail, where))
-            self.metrics.increment(
-                "vh_ingest_events_dead_lettered_total", labels={"reason": exc.reason}
-            )
-            logger.info(
-                "dead letter",
-                extra={"reason": exc.reason, "topic": msg.topic, "partition": msg.partition,
-                       "offset": msg.offset},
-            )  # fmt: skip
-            return None
 
     # -- batches ----------------------------------------------------------------------------
 
@@ -230,3 +211,23 @@ class Flow:
             if state is not None and state.uncommitted is not None:
                 stored[key] = state.uncommitted
         return stored
+
+
+def _row_or_letter(flow: Flow, msg: Any, letters: list[Any]) -> Row | None:
+    """The message's row; or ``None`` once it was sent to the dead-letter topic (the send
+    pending in ``letters``, confirmed before the batch's offsets are committed)."""
+    where = KafkaCoordinates(msg.topic, msg.partition, msg.offset)
+    now_ms = flow.wall_ms()
+    try:
+        return flow.processor.process(msg.value, where, now_ms=now_ms, ingested_at_s=now_ms // 1000)
+    except InvalidEvent as exc:
+        letters.append(flow.dlq.send(msg.key, msg.value or b"", exc.reason, exc.detail, where))
+        flow.metrics.increment(
+            "vh_ingest_events_dead_lettered_total", labels={"reason": exc.reason}
+        )
+        logger.info(
+            "dead letter",
+            extra={"reason": exc.reason, "topic": msg.topic, "partition": msg.partition,
+                   "offset": msg.offset},
+        )  # fmt: skip
+        return None

@@ -1,7 +1,8 @@
-"""Checks of the repository itself: pinned installs."""
+"""Checks of the repository itself: pinned installs, layering, module sizes, the README."""
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -46,7 +47,6 @@ ALLOWED: dict[str, set[str]] = {
 
 def _imports(path: Path) -> set[str]:
     """Every module of ours ``path`` imports, at any depth (function-level imports too)."""
-    import ast
 
     found: set[str] = set()
     tree = ast.parse(path.read_text())
@@ -129,3 +129,24 @@ def test_the_readme_configuration_table_is_the_declarations() -> None:
 
     readme = (ROOT / "README.md").read_text()
     assert settings.rewrite(readme) == readme, "README settings table is stale: run make docs"
+
+
+#: The shape #12 set: small modules and classes in the pipeline's packages (the benchmarks'
+#: report writers are long tables of prose and are left out).
+MAX_MODULE_LINES, MAX_CLASS_LINES = 300, 200
+
+
+def test_modules_and_classes_stay_small() -> None:
+    big = []
+    for name, path in _modules().items():
+        if name.split(".")[0] == "bench":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if (lines := text.count("\n")) > MAX_MODULE_LINES:
+            big.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_CLASS_LINES:
+                    big.append(f"{name}.{node.name}: a {length}-line class")
+    assert not big, "split these by responsibility:\n" + "\n".join(sorted(big))
