@@ -233,6 +233,12 @@ def diagnosis(res: SoakResult) -> list[str]:
             "its arenas (fragmentation after peaks), not a leak. The worker hands it back "
             "every minute (`malloc_trim`, ingest/memory.py)."
         )
+    elif live and rss > 0.1:
+        verdict = (
+            f"What objects hold does not grow; RSS's {rss:+.2f} ± {rss_err:.2f} MiB/min is within "
+            "twice its error: this run cannot tell it from noise (its peaks follow the backlog, "
+            "a larger batch held). A quieter or longer run decides."
+        )
     elif live:
         verdict = (
             "RSS does not grow after the warm-up, nor does what objects hold: it levels off. "
