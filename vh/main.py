@@ -31,6 +31,7 @@ from vh import (
     schema_doc,
     stack,
     tokens,
+    views,
     visitors,
     worker,
 )
@@ -39,7 +40,7 @@ from vh.settings import CommandSettings
 logger = logging.getLogger("vh")
 
 #: The subcommands, in the order ``vh --help`` lists them.
-COMMANDS = (worker, api, schema, schema_doc, tokens, replay, demo, visitors, stack, run)
+COMMANDS = (worker, api, schema, schema_doc, views, tokens, replay, demo, visitors, stack, run)
 
 
 def parser() -> argparse.ArgumentParser:
