@@ -26,6 +26,7 @@ from vh import (
     api,
     demo,
     replay,
+    report,
     run,
     schema,
     schema_doc,
@@ -40,7 +41,9 @@ from vh.settings import CommandSettings
 logger = logging.getLogger("vh")
 
 #: The subcommands, in the order ``vh --help`` lists them.
-COMMANDS = (worker, api, schema, schema_doc, views, tokens, replay, demo, visitors, stack, run)
+COMMANDS = (
+    worker, api, schema, schema_doc, views, report, tokens, replay, demo, visitors, stack, run,
+)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ and leave out erased visits with the erasures table (their mutation may still be
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -231,3 +232,45 @@ QUESTIONS: Final = (
     _SESSIONS,
 )
 BY_KEY: Final = {q.key: q for q in QUESTIONS}
+
+_BREAK: Final = re.compile(
+    r" (FROM|WHERE|GROUP BY|ORDER BY|HAVING|LIMIT|ANY LEFT JOIN|ARRAY JOIN|USING) "
+)
+
+
+def inline(sql: str, params: dict[str, Any]) -> str:
+    """``sql`` with its parameters written in as literals: the text an analyst pastes into
+    clickhouse-client (strings quoted and escaped as the driver does, numbers as they are)."""
+
+    def literal(value: Any) -> str:
+        if isinstance(value, bool | int | float):
+            return str(value)
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return sql % {k: literal(v) for k, v in params.items()}
+
+
+def pretty(sql: str) -> str:
+    """One line of SQL as indented lines: a clause per line, subqueries one level deeper.
+    Only whitespace changes (outside quotes), so the text runs as before."""
+    out: list[str] = []
+    depth, quoted, i = 0, False, 0
+    while i < len(sql):
+        char = sql[i]
+        if char == "'" and (i == 0 or sql[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+            if sql.startswith("(SELECT ", i):
+                out.append("(\n" + "    " * depth)
+                i += 1
+                continue
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and char == " " and (match := _BREAK.match(sql, i)):
+            out.append("\n" + "    " * depth + match.group(1) + " ")
+            i = match.end()
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)

@@ -95,3 +95,17 @@ def test_sessions_split_at_gaps_over_30_minutes(
     sessions = _ask(db, "sessions", visitor="v0")
     assert len(sessions) == expected
     assert sum(int(r[3]) for r in sessions) == len(times)
+
+
+@pytest.mark.parametrize("key", [q.key for q in questions.QUESTIONS])
+def test_the_sql_shown_to_analysts_runs_as_bound(
+    answered: tuple[Db, list[dict[str, Any]]], key: str
+) -> None:
+    """docs/analytics.md shows each query laid out on lines with its parameters written in:
+    that text gives the rows the bound statement gives."""
+    db, _left = answered
+    params = {**PARAMS, "visitor": "v'0"}  # a quote in a value: escaped, not spliced
+    for statement in questions.BY_KEY[key].statements(Layout(db.name), params):
+        shown = questions.pretty(questions.inline(statement.sql, statement.params))
+        assert "\n" in shown
+        assert db.execute(shown) == db.execute(statement.sql, statement.params)

@@ -9,7 +9,7 @@ from vh.main import main, parser
 #: Every command the README promises (issue 12): one `vh` subcommand each.
 EXPECTED = (
     "worker", "api", "migrate", "tokens", "replay", "produce-demo", "visitors", "retention",
-    "stack", "run", "views", "schema-doc",
+    "stack", "run", "views", "schema-doc", "report",
 )  # fmt: skip
 
 
@@ -34,6 +34,7 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         ["api", "--workers", "2"],
         ["views", "backfill"],
         ["schema-doc", "--check"],
+        ["report", "--tenant", "t", "--days", "7", "--end", "2026-01-31", "--out", "r.html"],
     ],
 )
 def test_the_subcommands_parse(argv: list[str]) -> None:
