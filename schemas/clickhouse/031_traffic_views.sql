@@ -20,7 +20,11 @@ CREATE TABLE IF NOT EXISTS {db}.traffic_daily
 )
 ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMM(day)
-ORDER BY (tenant, dimension, day, value);
+ORDER BY (tenant, dimension, day, value)
+-- Few rows, each of up to 4 x 256 KiB of states (2M visits: 1,440 rows, 77 MiB): granules
+-- of 8192 rows made a one-day question read every row's states (0.7 s); of 64, it reads
+-- the rows it asks for.
+SETTINGS index_granularity = 64;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.traffic_daily_mv TO {db}.traffic_daily AS
 SELECT
@@ -49,7 +53,8 @@ CREATE TABLE IF NOT EXISTS {db}.traffic_hourly
 )
 ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMM(hour)
-ORDER BY (tenant, hour);
+ORDER BY (tenant, hour)
+SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.traffic_hourly_mv TO {db}.traffic_hourly AS
 SELECT
