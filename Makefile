@@ -62,7 +62,7 @@ test: up ## the whole test suite against the real services
 test-fast: $(STAMP) ## only the tests that need no service
 	$(VENV)/bin/pytest -m "not kafka and not clickhouse and not faults and not cluster" $(PYTEST_ARGS)
 
-bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md
+bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md and docs/analytics.md
 	$(PY) -m bench
 
 bench-quick: up wrk ## the benchmarks in quick mode (smaller data, fewer repeats)

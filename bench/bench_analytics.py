@@ -36,7 +36,7 @@ class Settings:
     repeats: int
 
 
-FULL = Settings(rows=20_000_000, repeats=5)
+FULL = Settings(rows=20_000_000, repeats=3)
 QUICK = Settings(rows=2_000_000, repeats=3)
 
 
