@@ -50,7 +50,7 @@ def test_the_document_shows_every_question_with_sql_answer_and_times() -> None:
     assert "FROM visit_history.traffic_daily" in text and "{db}" not in text
     assert "1,500 ms (best 900) ✗" in text and "50 ms (best 40) ✓" in text
     assert "(10 rows; the first 8 shown)" in text
-    assert "Bot share by ASN" in text
+    assert "Bot share by ASN" in text and analytics_doc.COST in text
 
 
 def test_docs_analytics_shows_the_sql_of_the_questions_as_they_are() -> None:
