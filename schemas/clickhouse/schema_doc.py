@@ -51,7 +51,7 @@ Typical questions, as SQL, are in [analytics.md](analytics.md).
   `... FROM visits ANY LEFT JOIN (SELECT tenant, visitor_id, max(erased_at_ms) AS erased_at_ms
   FROM erasures GROUP BY tenant, visitor_id) USING (tenant, visitor_id) WHERE timestamp_ms >
   erased_at_ms` (no erasure: 0). The aggregates (`traffic_*`, `visitor_summary`) are rebuilt
-  by the erasure itself.
+  by the erasure itself (`vh views rebuild` redoes `traffic_*` days if that failed).
 - **Aggregates** hold partial states, several rows per key until merges: always read them
   with the `-Merge` function their comment names and a `GROUP BY`.
 - **Time.** `timestamp_ms` is epoch milliseconds (UTC), `time` the same instant as a

@@ -7,6 +7,17 @@ from typing import Any
 
 import pytest
 
+from schemas.clickhouse import statements
+from schemas.clickhouse.layout import Layout
+from tests.support.analytics import (
+    DAY_MS,
+    START_MS,
+    TENANT,
+    Db,
+    insert,
+    make_visits,
+    wait_for_mutations,
+)
 from tests.support.services import ClickHouseEndpoint
 from vh.main import main
 
@@ -51,3 +62,38 @@ def test_backfill_fills_the_aggregates_from_old_visits(
     )
     assert view == raw and len(raw) > 80  # ~87 days, 2 countries
     assert sum(r[2] for r in view) == 2500
+
+
+def test_rebuild_repairs_days_an_erasure_left_counted(
+    ch_client: Any, ch_database: str, clickhouse_endpoint: ClickHouseEndpoint
+) -> None:
+    """An erasure whose rebuild never ran (DELETE timed out after recording it): the erased
+    visitor is still in the aggregates until ``vh views rebuild`` redoes the days."""
+    db = Db(ch_client.execute, ch_database)
+    rows = make_visits()
+    insert(db, rows)
+    layout = Layout(ch_database)
+    at = START_MS + 10 * DAY_MS
+    db.run(statements.record_erasure(layout, TENANT, "v2", at))
+    for statement in statements.delete_erased(layout, TENANT, "v2", at):
+        db.run(statement)  # ... and no aggregates.rebuild_days
+    wait_for_mutations(db)
+    daily = (
+        f"SELECT toString(day), uniqMerge(visits) FROM {ch_database}.traffic_daily"
+        f" WHERE tenant = '{TENANT}' AND dimension = 'all' GROUP BY day ORDER BY day"
+    )
+    raw = (
+        f"SELECT toString(toDate(time)) AS d, uniq(request_id) FROM {ch_database}.visits"
+        f" WHERE tenant = '{TENANT}' GROUP BY d ORDER BY d"
+    )
+    assert ch_client.execute(daily) != ch_client.execute(raw)
+    environ = {
+        "VH_CLICKHOUSE_HOST": clickhouse_endpoint.host,
+        "VH_CLICKHOUSE_PORT": str(clickhouse_endpoint.port),
+        "VH_CLICKHOUSE_DATABASE": ch_database,
+    }
+    argv = ["views", "rebuild", "--tenant", TENANT, "--from", "2026-01-01", "--to", "2026-01-04"]
+    assert main(argv, environ) == 0
+    wait_for_mutations(db)
+    assert ch_client.execute(daily) == ch_client.execute(raw)
+    assert main(["views", "rebuild", "--tenant", TENANT], environ) == 2  # no days given
