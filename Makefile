@@ -62,7 +62,7 @@ test: up ## the whole test suite against the real services
 test-fast: $(STAMP) ## only the tests that need no service
 	$(VENV)/bin/pytest -m "not kafka and not clickhouse and not faults and not cluster" $(PYTEST_ARGS)
 
-bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md
+bench: up wrk ## benchmarks on the local stack; rewrites docs/benchmarks.md and docs/analytics.md
 	$(PY) -m bench
 
 bench-quick: up wrk ## the benchmarks in quick mode (smaller data, fewer repeats)
@@ -76,7 +76,8 @@ wrk:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -q wrk; } || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
 
-docs: $(STAMP) ## regenerate the README's configuration table from the settings declarations
+docs: $(STAMP) ## regenerate the README's configuration table and docs/schema.md
+	$(VENV)/bin/vh schema-doc
 	$(PY) -c "from pathlib import Path; from vh import settings; p = Path('README.md'); p.write_text(settings.rewrite(p.read_text()))"
 
 lint: $(STAMP) ## format and fix lint in place

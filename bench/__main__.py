@@ -1,9 +1,11 @@
-"""``python -m bench [--quick] [--only ingest,api,enrich]``: rewrite docs/benchmarks.md.
+"""``python -m bench [--quick] [--only ingest,api,enrich,analytics]``: rewrite
+docs/benchmarks.md (and docs/analytics.md with the analytics section).
 
 Runs on the local stack (``make up``; Kafka at ``VH_KAFKA_BOOTSTRAP``, ClickHouse at
 ``VH_CLICKHOUSE_HOST``/``VH_CLICKHOUSE_PORT``), with a progress display, in this order:
-ingestion (workers and baselines), API under load, enrichment; memory is sampled during the
-first two. Everything it creates is named ``bench_<run id>`` and dropped at the end.
+ingestion (workers and baselines), API under load, enrichment, the analysts' questions;
+memory is sampled during the first two. Everything it creates is named ``bench_<run id>``
+and dropped at the end.
 Full mode stays under 20 minutes on 2 cores; ``--quick`` takes a few.
 Not a test: nothing here asserts on timing; targets are reported as met or missed.
 """
@@ -20,12 +22,21 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 
-from bench import bench_api, bench_cluster, bench_enrich, bench_ingest, report
+from bench import (
+    analytics_doc,
+    bench_analytics,
+    bench_api,
+    bench_cluster,
+    bench_enrich,
+    bench_ingest,
+    report,
+)
 from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-SECTIONS = ("ingest", "cluster", "api", "enrich")
+ANALYTICS_OUT = OUT.with_name("analytics.md")
+SECTIONS = ("ingest", "cluster", "api", "enrich", "analytics")
 
 
 class Display:
@@ -61,7 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default=",".join(SECTIONS),
-        help="comma-separated subset of: ingest,cluster,api,enrich",
+        help="comma-separated subset of: " + ",".join(SECTIONS),
+    )
+    parser.add_argument(
+        "--analytics-out",
+        type=Path,
+        default=ANALYTICS_OUT,
+        help=f"where the analytics section's document goes (default {ANALYTICS_OUT.name})",
     )
     parser.add_argument(
         "--out", type=Path, default=OUT, help=f"where the report goes (default {OUT.name})"
@@ -126,10 +143,26 @@ def main(argv: list[str] | None = None) -> int:
         display.section = "enrich"
         enrich = bench_enrich.measure(args.quick, display.step)
         machine.note_load("end")
+    analytics = None
+    if "analytics" in only:
+        display.section = "analytics"
+        analytics = bench_analytics.run(
+            ch_host, ch_port, run_id,
+            bench_analytics.QUICK if args.quick else bench_analytics.FULL,
+            EnrichConfig.from_env(os.environ), display.step,
+        )  # fmt: skip
+        args.analytics_out.write_text(analytics_doc.render(analytics, args.quick), "utf-8")
+        display.step(f"written to {args.analytics_out}")
+        machine.note_load("after analytics")
     display.section = "bench"
     text = report.render(
         machine, args.quick, time.monotonic() - display.start, ingest, api, enrich, clustered
     )
+    if analytics is not None:
+        text += (
+            "\n## Analytics\n\nThe analysts' questions (docs/analytics.md) on the raw visits"
+            " and from the views:\n\n" + analytics_doc.summary(analytics)
+        )
     args.out.write_text(text, encoding="utf-8")
     print(text)
     display.step(f"written to {args.out}")

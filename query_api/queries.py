@@ -9,11 +9,12 @@ releases (tests run them on both).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from query_api.params import VisitQuery
-from schemas.clickhouse import statements
+from schemas.clickhouse import aggregates, statements
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import Statement
 from schemas.clickhouse.tables import REQUEST_INDEX
@@ -272,8 +273,15 @@ def visitor_state(layout: Layout, tenant: str, visitor_id: str) -> Statement:
     )
 
 
-def erase(layout: Layout, tenant: str, visitor_id: str, erased_at_ms: int) -> list[Statement]:
-    """Record an erasure, then delete stored data at or before it (mutations run async).
+#: The days an erasure's rebuild of the aggregates covers (run before :func:`erase`'s deletes).
+erased_days: Final = aggregates.erased_days
+
+
+def erase(
+    layout: Layout, tenant: str, visitor_id: str, erased_at_ms: int, days: Sequence[str] = ()
+) -> list[Statement]:
+    """Record an erasure, then delete stored data at or before it (mutations run async) and
+    rebuild the analysts' aggregates of ``days`` (``aggregates.erased_days``, read before).
 
     The erasures row alone hides the data at once (every read filters on it) and makes the
     ingest worker drop replays; the ALTERs reclaim the storage afterwards (the worker runs
@@ -282,6 +290,7 @@ def erase(layout: Layout, tenant: str, visitor_id: str, erased_at_ms: int) -> li
     return [
         statements.record_erasure(layout, tenant, visitor_id, erased_at_ms),
         *statements.delete_erased(layout, tenant, visitor_id, erased_at_ms),
+        *aggregates.rebuild_days(layout, tenant, days, visitor_id),
     ]
 
 

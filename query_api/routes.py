@@ -115,8 +115,13 @@ async def delete_visitor(request: Request) -> Response:
         count, last_seen, erased_at = (int(v) for v in rows[0])
         if count == 0 or last_seen <= erased_at:
             raise ApiError(404, "VisitorNotFound", "visitor not found")
+        now = services.now_ms()
+        # Before the deletes: the days whose aggregates the erasure rebuilds.
+        days = await run_in_threadpool(
+            services.pool.run, queries.erased_days(services.layout, token.tenant, visitor_id, now)
+        )
         record, *deletes = queries.erase(
-            services.layout, token.tenant, visitor_id, services.now_ms()
+            services.layout, token.tenant, visitor_id, now, [str(d[0]) for d in days]
         )
         await run_in_threadpool(services.pool.run, record)
         if services.layout.cluster:

@@ -22,13 +22,28 @@ from query_api.pool import DatabaseError
 from schemas import env
 from schemas.clickhouse.migrations import MigrationError
 from schemas.env import SettingError
-from vh import api, demo, replay, run, schema, stack, tokens, visitors, worker
+from vh import (
+    api,
+    demo,
+    replay,
+    report,
+    run,
+    schema,
+    schema_doc,
+    stack,
+    tokens,
+    views,
+    visitors,
+    worker,
+)
 from vh.settings import CommandSettings
 
 logger = logging.getLogger("vh")
 
 #: The subcommands, in the order ``vh --help`` lists them.
-COMMANDS = (worker, api, schema, tokens, replay, demo, visitors, stack, run)
+COMMANDS = (
+    worker, api, schema, schema_doc, views, report, tokens, replay, demo, visitors, stack, run,
+)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:

@@ -78,6 +78,8 @@ def _announce(environ: dict[str, str], token: str, api: ApiConfig, ingest: Inges
         "    # worker metrics\n"
         f"  clickhouse-client --port {ingest.clickhouse.port} "
         f"-d {ingest.clickhouse.database}  # SQL\n"
+        f"  .venv/bin/vh report --tenant {DEMO_TENANT} --days 1 --out report.html"
+        "   # a traffic report: open report.html in a browser (file://)\n"
         "Ctrl-C stops the worker, the API and the demo traffic; `make down` stops the stack.\n",
         flush=True,
     )

@@ -27,15 +27,16 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from schemas.clickhouse.tables import SHARDING_KEY, TABLES, identifier
+from schemas.clickhouse.tables import TABLES, identifier
 
 _BY_NAME: Final = {t.name: t for t in TABLES}
 _CREATE_TABLE: Final = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _CREATE_VIEW: Final = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) ")
-_ALTER: Final = re.compile(r"^ALTER TABLE (\w+)\.(\w+) ")
+_ALTER: Final = re.compile(r"^ALTER TABLE (\w+)\.(\w+)\s")
 _ENGINE: Final = re.compile(r"ENGINE = (\w*MergeTree)\(([^)]*)\)")
 _REFERENCE: Final = r"\b{db}\.(\w+)\b"
 _COMMENT: Final = re.compile(r"\s+COMMENT\s+'(?:[^'\\]|\\.)*'")
+_COMMENT_COLUMNS: Final = re.compile(r"^\s*COMMENT COLUMN\b")
 #: Inserted blocks each replicated table remembers for deduplication.
 DEDUPLICATION_WINDOW: Final = 1000
 
@@ -89,6 +90,8 @@ def render(statement: str, layout: Layout) -> list[str]:
         return [head + layout.on_cluster + _local_references(body, layout)]
     if match := _ALTER.match(statement):
         rest = statement[match.end() - 1 :]
+        if _COMMENT_COLUMNS.match(rest) and not layout.replicated_comments:
+            return []  # as in CREATE: 18.16's replicated tables keep no comments
         return [f"ALTER TABLE {layout.storage(match.group(2))}{layout.on_cluster}{rest}"]
     raise ValueError(f"no cluster rendering for statement: {statement[:80]}...")
 
@@ -122,7 +125,7 @@ def _create_table(statement: str, table: str, layout: Layout) -> list[str]:
         out.append(
             f"CREATE TABLE IF NOT EXISTS {layout.qualified(table)}{layout.on_cluster}"
             f" AS {layout.storage(table)} ENGINE = Distributed({layout.cluster},"
-            f" {layout.database}, {table}_local, {SHARDING_KEY})"
+            f" {layout.database}, {table}_local, {_BY_NAME[table].sharding_key})"
         )
     return out
 

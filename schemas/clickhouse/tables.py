@@ -44,11 +44,16 @@ def shard_of(visitor_id: str, shards: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Table:
     """A table's name, its columns in DDL order, and where its rows live on a cluster:
-    ``sharded`` (by :data:`SHARDING_KEY`) or on every node (``everywhere``, small tables)."""
+    ``sharded`` (by ``sharding_key``) or on every node (``everywhere``, small tables)."""
 
     name: str
     columns: tuple[str, ...]
     placement: Placement
+    #: What the Distributed table shards inserts by. Aggregates across visitors (no
+    #: visitor_id) take ``rand()``: their views write each shard's own rows locally, so only
+    #: a backfill through the Distributed table would use it, and uniq states merge across
+    #: shards at read time wherever a row lands.
+    sharding_key: str = SHARDING_KEY
 
     def column_list(self) -> str:
         return ", ".join(self.columns)
@@ -88,6 +93,18 @@ SCHEMA_MIGRATIONS: Final = Table(
     "schema_migrations", ("version", "name", "checksum", "applied_at"), "everywhere"
 )
 
+#: The analysts' aggregates (031_traffic_views.sql), kept by materialized views over visits.
+TRAFFIC_DAILY: Final = Table(
+    "traffic_daily",
+    ("tenant", "day", "dimension", "value", "visits", "visitors", "bot_visits",
+     "incognito_visits"),
+    "sharded",
+    "rand()",
+)  # fmt: skip
+TRAFFIC_HOURLY: Final = Table(
+    "traffic_hourly", ("tenant", "hour", "visits", "visitors", "bot_visits"), "sharded", "rand()"
+)
+
 #: Every table the migrations create (materialized views aside).
 TABLES: Final = (
     VISITS,
@@ -97,4 +114,6 @@ TABLES: Final = (
     API_TOKENS,
     REQUEST_INDEX,
     SCHEMA_MIGRATIONS,
+    TRAFFIC_DAILY,
+    TRAFFIC_HOURLY,
 )

@@ -18,7 +18,13 @@ from schemas.clickhouse.statements import SYNC_DISTRIBUTED, Statement
 from schemas.clickhouse.tables import API_TOKENS, ERASURES, TABLES, VISITS
 
 #: Views of the single-node schema (they read tables that are renamed).
-VIEWS = ("visitor_summary_mv", "visitor_summary_global_mv", "request_index_mv")
+VIEWS = (
+    "visitor_summary_mv",
+    "visitor_summary_global_mv",
+    "request_index_mv",
+    "traffic_daily_mv",
+    "traffic_hourly_mv",
+)
 #: Tables whose rows are copied; the others are derived from visits by the views.
 COPIED = (VISITS, ERASURES, API_TOKENS)
 SUFFIX = "_single"

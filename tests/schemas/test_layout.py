@@ -9,7 +9,7 @@ import pytest
 from schemas.clickhouse import layout, migrations
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.migrations import ServerFeatures
-from schemas.clickhouse.tables import TABLES, shard_of
+from schemas.clickhouse.tables import SHARDING_KEY, TABLES, shard_of
 from tests.support.services import ChdbSession
 
 CLUSTER = Layout("vh", "vh_cluster")
@@ -77,8 +77,27 @@ def test_18_16_loses_column_comments_on_replicated_tables_current_servers_keep_t
 
 def test_every_sharded_table_has_the_sharding_column() -> None:
     for table in TABLES:
-        if table.placement == "sharded":
+        if table.placement == "sharded" and table.sharding_key == SHARDING_KEY:
             assert "visitor_id" in table.columns, table.name
+        elif table.placement == "sharded":  # aggregates over many visitors
+            assert table.sharding_key == "rand()", table.name
+
+
+def test_comment_alters_go_to_local_tables_and_vanish_where_replicas_keep_no_comments() -> None:
+    alter = "ALTER TABLE vh.visits COMMENT COLUMN url 'page address'"
+    assert layout.render(alter, CLUSTER) == [
+        "ALTER TABLE vh.visits_local ON CLUSTER vh_cluster COMMENT COLUMN url 'page address'"
+    ]
+    assert layout.render(alter, Layout("vh", "vh_cluster", replicated_comments=False)) == []
+    assert not any("COMMENT COLUMN" in s for s in _rendered("18.16.1"))
+
+
+def test_aggregates_over_many_visitors_are_distributed_at_random() -> None:
+    assert (
+        "CREATE TABLE IF NOT EXISTS vh.traffic_daily ON CLUSTER vh_cluster AS"
+        " vh.traffic_daily_local ENGINE = Distributed(vh_cluster, vh, traffic_daily_local,"
+        " rand())"
+    ) in _rendered("26.9.1")
 
 
 def test_the_shard_of_a_visitor_is_what_halfmd5_says(chdb_session: ChdbSession) -> None:

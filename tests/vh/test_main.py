@@ -9,7 +9,7 @@ from vh.main import main, parser
 #: Every command the README promises (issue 12): one `vh` subcommand each.
 EXPECTED = (
     "worker", "api", "migrate", "tokens", "replay", "produce-demo", "visitors", "retention",
-    "stack", "run",
+    "stack", "run", "views", "schema-doc", "report",
 )  # fmt: skip
 
 
@@ -32,6 +32,9 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         ["stack", "status"],
         ["stack", "render", "--topology", "t.toml", "--out", "d"],
         ["api", "--workers", "2"],
+        ["views", "backfill"],
+        ["schema-doc", "--check"],
+        ["report", "--tenant", "t", "--days", "7", "--end", "2026-01-31", "--out", "r.html"],
     ],
 )
 def test_the_subcommands_parse(argv: list[str]) -> None:
