@@ -127,6 +127,18 @@ def build_row(
         where.topic,
         where.partition,
         where.offset,
+        visit.origin,
+        visit.client_referrer,
+        visit.environment_id,
+        visit.sdk_platform,
+        visit.sdk_version,
+        visit.asn,
+        visit.asn_name,
+        visit.asn_network,
+        visit.bot,
+        visit.geoip_build,
+        visit.asn_build,
+        visit.ua_rules,
     )
 
 

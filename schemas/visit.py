@@ -98,6 +98,21 @@ class EnrichedVisit(msgspec.Struct, frozen=True, omit_defaults=True, rename="cam
     ip_location: IpLocation | None = None
     linked_id: str | None = None
     tag: dict[str, Any] | None = None
+    # v4 (issue 14). Collector fields: empty (None for the referrer) when not collected.
+    origin: str = ""
+    client_referrer: str | None = None
+    environment_id: str = ""
+    sdk_platform: str = ""
+    sdk_version: str = ""
+    # Enrichment: ASN (0 / empty when unknown), the bot verdict (enrich.bots), and what
+    # enriched the visit: GeoIP builds (epoch s, 0 for none), the user-agent rules' version.
+    asn: int = 0
+    asn_name: str = ""
+    asn_network: str = ""
+    bot: str = "not_detected"
+    geoip_build: int = 0
+    asn_build: int = 0
+    ua_rules: str = ""
 
 
 def enriched(

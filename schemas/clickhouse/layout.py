@@ -32,7 +32,8 @@ from schemas.clickhouse.tables import SHARDING_KEY, TABLES, identifier
 _BY_NAME: Final = {t.name: t for t in TABLES}
 _CREATE_TABLE: Final = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _CREATE_VIEW: Final = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) ")
-_ALTER: Final = re.compile(r"^ALTER TABLE (\w+)\.(\w+) ")
+_ALTER: Final = re.compile(r"^ALTER TABLE (\w+)\.(\w+)\s")
+_ADD_COLUMN: Final = re.compile(r"^\s+ADD COLUMN\b")
 _ENGINE: Final = re.compile(r"ENGINE = (\w*MergeTree)\(([^)]*)\)")
 _REFERENCE: Final = r"\b{db}\.(\w+)\b"
 _COMMENT: Final = re.compile(r"\s+COMMENT\s+'(?:[^'\\]|\\.)*'")
@@ -89,7 +90,15 @@ def render(statement: str, layout: Layout) -> list[str]:
         return [head + layout.on_cluster + _local_references(body, layout)]
     if match := _ALTER.match(statement):
         rest = statement[match.end() - 1 :]
-        return [f"ALTER TABLE {layout.storage(match.group(2))}{layout.on_cluster}{rest}"]
+        table = match.group(2)
+        if not layout.replicated_comments:
+            rest = _COMMENT.sub("", rest)
+        out = [f"ALTER TABLE {layout.storage(table)}{layout.on_cluster}{rest}"]
+        if layout.sharded(table) and _ADD_COLUMN.match(rest):
+            # The Distributed table keeps the column list it was created with: it needs the
+            # new columns too, or reads through it never see them.
+            out.append(f"ALTER TABLE {layout.qualified(table)}{layout.on_cluster}{rest}")
+        return out
     raise ValueError(f"no cluster rendering for statement: {statement[:80]}...")
 
 
