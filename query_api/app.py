@@ -31,6 +31,7 @@ from query_api.pool import ClientPool, DatabaseError
 from query_api.ratelimit import Clock, RateLimiter
 from query_api.services import Services, wall_clock_ms
 from query_api.tokens import TokenStore
+from query_api.v4 import routes as v4
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,10 @@ def create_app(
             Route("/visitors/{visitor_id}", routes.get_visits, methods=["GET"]),
             Route("/visitors/{visitor_id}", routes.delete_visitor, methods=["DELETE"]),
             Route("/events/{request_id}", routes.get_event, methods=["GET"]),
+            Route("/v4/events", v4.search_events, methods=["GET"]),
+            Route("/v4/events/{event_id}", v4.get_event, methods=["GET"]),
+            Route("/v4/events/{event_id}", v4.update_event, methods=["PATCH"]),
+            Route("/v4/visitors/{visitor_id}", v4.delete_visitor, methods=["DELETE"]),
             Route("/health", routes.health, methods=["GET"]),
             Route("/ready", routes.ready, methods=["GET"]),
             Route("/metrics", routes.metrics, methods=["GET"]),

@@ -108,17 +108,39 @@ FROM
 ) AS summary
 ALL LEFT JOIN
 (
-    SELECT 1 AS k, {visit}
-    FROM {db}.visits
-    WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
-        AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s{partition_bounds}
-        AND timestamp_ms > {erased}{filters}
+    SELECT 1 AS k, {visit_effective}
+    FROM
+    (
+        SELECT {visit_stored}
+        FROM {db}.visits
+        WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
+            AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s{partition_bounds}
+            AND timestamp_ms > {erased}{filters}
+    ) AS stored
+    ALL LEFT JOIN
+    (
+        SELECT request_id, argMax(tuple(linked_id, tags), version) AS latest
+        FROM {db}.event_updates
+        WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
+        GROUP BY request_id
+    ) AS changed USING request_id
+    WHERE 1{effective_filters}
     ORDER BY timestamp_ms DESC, request_id DESC
     LIMIT 1 BY request_id
     LIMIT %(fetch)s
 ) AS page USING k
 ORDER BY timestamp_ms DESC, request_id DESC
 """
+
+# A PATCH /v4/events (event_updates) shows on every read: the stored visit's linked_id and
+# tag, unless an update overrides them (argMax per event: never depends on merges; a replay
+# of the visit rewrites only the stored side). A visit without update joins the default
+# tuple (NULL, NULL), so ifNull keeps its own values.
+_STORED: Final = {"linked_id": "linked_id AS stored_linked_id", "tag": "tag AS stored_tag"}
+_EFFECTIVE: Final = {
+    "linked_id": "ifNull(latest.1, stored_linked_id) AS linked_id",
+    "tag": "ifNull(latest.2, stored_tag) AS tag",
+}
 
 
 def _month(ms: int) -> int:
@@ -213,8 +235,13 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
     if query.request_id is not None:
         filters.append("request_id = %(request_id)s")
         params["request_id"] = query.request_id
+    effective = []
+    stored_linked = []
     if query.linked_id is not None:
-        filters.append("linked_id = %(linked_id)s")
+        # The page filters on the effective linked id; the "ahead" region (copies of one
+        # requestId, see above) on the stored one, which it reads without the updates.
+        effective.append("linked_id = %(linked_id)s")
+        stored_linked.append("linked_id = %(linked_id)s")
         params["linked_id"] = query.linked_id
     resume, ahead = _paging(query, params)
     if ahead:
@@ -225,6 +252,7 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
                 *partition_bounds,
                 f"timestamp_ms > {_ERASED}",
                 *filters,
+                *stored_linked,
             ]
         )
         resume.append(
@@ -241,10 +269,13 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
     sql = _PAGE.format(
         summary=", ".join(SUMMARY_COLUMNS),
         visit=", ".join(VISIT_COLUMNS),
+        visit_stored=", ".join(_STORED.get(c, c) for c in VISIT_COLUMNS),
+        visit_effective=", ".join(_EFFECTIVE.get(c, c) for c in VISIT_COLUMNS),
         erased=_ERASED,
         key_found=key_found,
-        filters="".join("\n        AND " + f for f in filters),
-        partition_bounds="".join("\n        AND " + b for b in partition_bounds),
+        filters="".join("\n            AND " + f for f in filters),
+        effective_filters="".join(" AND " + f for f in effective),
+        partition_bounds="".join("\n            AND " + b for b in partition_bounds),
         db="{db}",
     )
     return Statement(_tables(sql, layout), params, visitor=query.visitor_id)
