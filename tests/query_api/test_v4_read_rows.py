@@ -86,12 +86,15 @@ def test_searches_read_their_answer_not_the_tenant(
             "end": str(window_start + 49_999),
             "limit": "100",
         },
+        # The default: the last 7 days, 10 events. Read in growing slices from now.
+        "last 7 days": {"limit": "10"},
     }
     before = {name: measure(pool, ch_database, q, now) for name, q in searches.items()}
     assert {name: n for name, (_, n) in before.items()} == {
         "linked_id": ANSWER,
         "ip range": ANSWER,
         "time": 25,
+        "last 7 days": 10,
     }
     # Four times the history, the same answers.
     generate(ch_client, 300_000, 30_000, start + 1, 666)
