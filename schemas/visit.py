@@ -116,9 +116,21 @@ class EnrichedVisit(msgspec.Struct, frozen=True, omit_defaults=True, rename="cam
 
 
 def enriched(
-    raw: RawVisit, browser_details: BrowserDetails, ip_location: IpLocation | None
+    raw: RawVisit,
+    browser_details: BrowserDetails,
+    ip_location: IpLocation | None,
+    *,
+    asn: tuple[int, str, str] | None = None,
+    bot: str = "not_detected",
+    geoip_build: int = 0,
+    asn_build: int = 0,
+    ua_rules: str = "",
 ) -> EnrichedVisit:
-    """``raw`` with what enrichment derived from it: the one place a visit's fields are copied."""
+    """``raw`` with what enrichment derived from it: the one place a visit's fields are copied.
+
+    ``asn``: (number, organisation, network) or None; the builds and ``ua_rules`` say what
+    enriched it (:class:`EnrichedVisit`)."""
+    number, asn_name, asn_network = asn or (0, "", "")
     return EnrichedVisit(
         workspace_id=raw.workspace_id,
         request_id=raw.request_id,
@@ -131,6 +143,18 @@ def enriched(
         ip_location=ip_location,
         linked_id=raw.linked_id,
         tag=raw.tag,
+        origin=raw.origin or "",
+        client_referrer=raw.client_referrer,
+        environment_id=raw.environment_id or "",
+        sdk_platform=raw.sdk.platform if raw.sdk is not None else "",
+        sdk_version=raw.sdk.version if raw.sdk is not None else "",
+        asn=number,
+        asn_name=asn_name,
+        asn_network=asn_network,
+        bot=bot,
+        geoip_build=geoip_build,
+        asn_build=asn_build,
+        ua_rules=ua_rules,
     )
 
 

@@ -38,6 +38,17 @@ class AsOf:
     last_ms: int
 
 
+#: ua-parser's device families of desktop computers that v4 reports as ``"Other"``, as
+#: Fingerprint does (the v3 seed's Windows example); other desktops already parse as
+#: "Other", phones and tablets keep their model ("iPhone", "Samsung SM-G991B").
+_DESKTOP_FAMILIES = frozenset({"Mac"})
+
+
+def device(family: str) -> str:
+    """``browser_details.device`` as Fingerprint reports it."""
+    return "Other" if family in _DESKTOP_FAMILIES else family
+
+
 def _tags(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text) if text else {}
@@ -133,7 +144,7 @@ def event(row: Sequence[Any], update: Update | None, as_of: AsOf | None) -> dict
         "browser_full_version": row[_C["browser_full_version"]],
         "os": row[_C["os"]],
         "os_version": row[_C["os_version"]],
-        "device": row[_C["device"]],
+        "device": device(row[_C["device"]]),
     }
     out["bot"] = row[_C["bot"]] or "not_detected"
     out["incognito"] = bool(row[_C["incognito"]])

@@ -258,3 +258,36 @@ def test_delete_visitor_erases_events_and_updates(
     # A replay of the erased visit stays hidden; the erasure's mutations remove the update.
     visits.insert(ch_client, [v("V", t, "r1")])
     assert ids(api.get("/v4/events", headers=h)) == ["w1"]
+
+
+def test_collector_fields_asn_and_device(
+    api: httpx.Client, secrets: Secrets, ch_client: Any
+) -> None:
+    from enrich.config import EnrichConfig
+    from enrich.enricher import Enricher
+
+    config = EnrichConfig.from_env(
+        {
+            "VH_GEOIP_DATABASE": str(visits.TEST_MMDB),
+            "VH_GEOIP_ASN_DATABASE": str(visits.TEST_MMDB.parent / "GeoLite2-ASN-Test.mmdb"),
+        }
+    )
+    raw = visits.example("v4-fields.json", workspace_id=TENANT, timestamp=now_ms() - 1000)
+    with Enricher.from_config(config) as enricher:
+        visits.insert(ch_client, [enricher.enrich(raw)])
+    h = bearer(secrets.acme)
+    event = api.get(f"/v4/events/{raw.request_id}", headers=h).json()
+    assert event["client_referrer"] == "https://www.example.org/blog"
+    assert event["environment_id"] == "ae_47abaca3db2c7c43"
+    assert event["sdk"] == {"platform": "js", "version": "3.11.10"}
+    assert event["ip_info"]["v4"]["asn"] == "1221"
+    assert event["ip_info"]["v4"]["asn_name"] == "Telstra Pty Ltd"
+    assert event["ip_info"]["v4"]["asn_network"] == "1.128.0.0/11"
+    assert event["browser_details"]["device"] == "Other"  # a Mac desktop, as Fingerprint says
+    assert event["browser_details"]["os"] == "Mac OS X"
+    assert ids(api.get("/v4/events", params={"asn": "1221"}, headers=h)) == [raw.request_id]
+    origin = {"origin": "https://shop.example.com"}
+    assert ids(api.get("/v4/events", params=origin, headers=h)) == [raw.request_id]
+    # v3 keeps ua-parser's family.
+    v3 = api.get(f"/events/{raw.request_id}", headers={"Auth-API-Key": secrets.acme}).json()
+    assert v3["products"]["identification"]["data"]["browserDetails"]["device"] == "Mac"
