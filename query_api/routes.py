@@ -183,3 +183,8 @@ async def metrics(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     """schemas/openapi.json, as served."""
     return Response(_services(request).openapi, media_type="application/json")
+
+
+async def openapi_v4(request: Request) -> Response:
+    """schemas/openapi-v4.json, as served: the v4 routes."""
+    return Response(_services(request).openapi_v4, media_type="application/json")

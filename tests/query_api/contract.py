@@ -1,4 +1,5 @@
-"""Validate real responses against schemas/openapi.json (OpenAPI 3.0 -> JSON Schema)."""
+"""Validate real responses against schemas/openapi.json, or schemas/openapi-v4.json for the
+v4 routes (OpenAPI 3.0 -> JSON Schema)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import httpx
 import jsonschema
 
-from query_api.app import OPENAPI_PATH
+from query_api.app import OPENAPI_PATH, OPENAPI_V4_PATH
 
 DOC: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
+DOC_V4: dict[str, Any] = json.loads(OPENAPI_V4_PATH.read_text())
 
 
 def _to_json_schema(node: Any) -> Any:
@@ -27,12 +29,12 @@ def _to_json_schema(node: Any) -> Any:
     return node
 
 
-_DEFS = _to_json_schema(DOC["components"]["schemas"])
-
-
-def check(response: httpx.Response, path: str, method: str = "get") -> None:
-    """Raise if the status is undocumented or the body does not match its schema."""
-    operation = DOC["paths"][path][method]
+def check(
+    response: httpx.Response, path: str, method: str = "get", doc: dict[str, Any] = DOC
+) -> None:
+    """Raise if the status is undocumented or the body does not match its schema (in
+    ``doc``: the v3 document unless told)."""
+    operation = doc["paths"][path][method]
     status = str(response.status_code)
     assert status in operation["responses"], f"{method} {path}: undocumented {status}"
     documented = operation["responses"][status]
@@ -45,5 +47,6 @@ def check(response: httpx.Response, path: str, method: str = "get") -> None:
     (media, spec), *_ = content.items()
     assert response.headers["content-type"].startswith(media)
     if media == "application/json":
-        schema = {**_to_json_schema(spec["schema"]), "$defs": _DEFS}
+        defs = _to_json_schema(doc["components"]["schemas"])
+        schema = {**_to_json_schema(spec["schema"]), "$defs": defs}
         jsonschema.validate(response.json(), schema, format_checker=jsonschema.FormatChecker())

@@ -1,5 +1,6 @@
 """The /v4 routes against the real ClickHouse, through a real uvicorn: auth, get, search with
-each filter, paging, PATCH, DELETE, and v4's error envelope."""
+each filter, paging, PATCH, DELETE, and v4's error envelope. Every response of these tests
+is also checked against the document we serve (schemas/openapi-v4.json)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,30 @@ import msgspec
 import pytest
 
 from schemas.visit import EnrichedVisit
-from tests.query_api import visits
-from tests.support.api import OTHER_TENANT, TENANT, Secrets, now_ms
+from tests.query_api import contract, visits
+from tests.support.api import OTHER_TENANT, TENANT, AppFactory, Secrets, now_ms
+
+
+def _documented(response: httpx.Response) -> None:
+    path = response.request.url.path
+    if not path.startswith("/v4/") or path == "/v4/openapi.json":
+        return
+    if path.startswith("/v4/visitors/"):
+        template = "/v4/visitors/{visitor_id}"
+    elif path.startswith("/v4/events/"):
+        template = "/v4/events/{event_id}"
+    else:
+        template = "/v4/events"
+    response.read()
+    contract.check(response, template, response.request.method.lower(), contract.DOC_V4)
+
+
+@pytest.fixture
+def api(app_factory: AppFactory, secrets: Secrets) -> httpx.Client:
+    """The API, each of its /v4 responses checked against the v4 document."""
+    client = app_factory()
+    client.event_hooks["response"].append(_documented)
+    return client
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -46,6 +69,7 @@ def test_auth_is_bearer_with_v4_codes(api: httpx.Client, secrets: Secrets) -> No
         "secret_api_key_required",
     )
     assert api.get("/v4/events", headers=bearer(secrets.acme)).json() == {"events": []}
+    assert api.get("/v4/openapi.json").json() == contract.DOC_V4
 
 
 def test_get_event_as_of_each_event(api: httpx.Client, secrets: Secrets, ch_client: Any) -> None:
