@@ -4,6 +4,7 @@ v4 routes (OpenAPI 3.0 -> JSON Schema)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,3 +51,19 @@ def check(
         defs = _to_json_schema(doc["components"]["schemas"])
         schema = {**_to_json_schema(spec["schema"]), "$defs": defs}
         jsonschema.validate(response.json(), schema, format_checker=jsonschema.FormatChecker())
+
+
+#: Fingerprint's own v4 schemas (bundled from the reference snapshot): what its hosted API
+#: answers. Our v4 bodies must validate against them too, unknown properties refused.
+FINGERPRINT_V4: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "data" / "fingerprint-v4.schema.json").read_text()
+)
+
+
+def check_fingerprint_v4(body: Any, definition: str) -> None:
+    """Raise unless ``body`` is valid as Fingerprint's ``definition`` (``Event``,
+    ``EventSearch``, ``error.ErrorResponse``)."""
+    schema = {**FINGERPRINT_V4, "$ref": f"#/$defs/{definition}"}
+    jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(body)
