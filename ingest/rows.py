@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from schemas.clickhouse.tables import VISITS
-from schemas.visit import EnrichedVisit, Subdivision
+from schemas.visit import EnrichedVisit, Subdivision, ip_key
 
 #: The ``visits`` columns, in the order rows are built and inserted.
 COLUMNS: Final = VISITS.columns
@@ -139,6 +139,7 @@ def build_row(
         visit.geoip_build,
         visit.asn_build,
         visit.ua_rules,
+        ip_key(visit.ip),
     )
 
 

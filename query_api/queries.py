@@ -9,9 +9,9 @@ releases (tests run them on both).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from query_api.months import LAST_DATETIME_MS, month, partition_bounds
 from query_api.params import VisitQuery
 from schemas.clickhouse import statements
 from schemas.clickhouse.layout import Layout
@@ -64,8 +64,6 @@ SUMMARY_COLUMNS: Final = (
 
 _TABLE: Final = re.compile(r"\{db\}\.(\w+)")
 
-#: The last instant a ClickHouse ``DateTime`` holds (2106-02-07): later bounds get no time clause.
-_LAST_DATETIME_MS: Final = (2**32 - 1) * 1000
 
 _ERASED = (
     "(SELECT max(erased_at_ms) FROM {db}.erasures"
@@ -83,7 +81,7 @@ _KEY_TS = (
 # The partition bounds repeat the window on the partition key (toYYYYMM(time)), so ClickHouse
 # skips whole monthly partitions outside the window: without them every partition
 # contributes at least one granule per page, and the rows read would grow with the table's
-# history instead of the visitor's (docs/benchmarks.md). See _partition_bounds.
+# history instead of the visitor's (docs/benchmarks.md). See query_api.months.
 # One round trip per page. The left side is an aggregate without GROUP BY, so it is always
 # exactly one row (the visitor's summary, zeros when never seen); the right side is the page.
 # ALL LEFT JOIN on a constant gives one row per visit, or the summary alone (with default,
@@ -143,41 +141,6 @@ _EFFECTIVE: Final = {
 }
 
 
-def _month(ms: int) -> int:
-    """The partition a visit at epoch ms ``ms`` lands in: ``toYYYYMM(time)``, in UTC."""
-    moment = datetime.fromtimestamp(ms // 1000, UTC)
-    return moment.year * 100 + moment.month
-
-
-def _partition_bounds(query: VisitQuery) -> tuple[list[str], dict[str, int]]:
-    """The window again, as months of the partition key ``toYYYYMM(time)``: lets ClickHouse
-    skip whole monthly partitions. Returns the clauses and the parameters they bind.
-
-    ``time`` holds the visit's instant as DateTime (18.16: whole seconds) or DateTime64(3)
-    (current servers: the worker's milliseconds), and seconds-based bounds on it fail there
-    both ways. ``time <= toDateTime(s)`` drops a visit at s.5: the comparison is exact (issue
-    11: GET /events missed nearly every visit). ``time < toDateTime(s + 1)`` is right row by
-    row, but the min-max index of current servers reads ``time < toDateTime(n)`` as
-    ``time <= n - 1``, so it prunes a part whose earliest visit lies within that last second
-    (chdb 26.9, EXPLAIN indexes=1). Whole months have neither problem: a month starts on a
-    whole second, so a visit's month is the same in both types, and the clause compares
-    integers. It can only widen what the ``timestamp_ms`` conditions select, never narrow
-    it: ``timestamp_ms >= from`` implies ``month >= _month(from)``, and ``timestamp_ms < to``
-    implies ``month <= _month(to - 1)``.
-
-    Bounds past 2106-02-07 (the last DateTime second; MAX_MS means "no upper bound") get no
-    clause: no stored visit lies there, and the timestamp_ms conditions alone stay exact.
-    """
-    clauses, params = [], {}
-    if query.from_ms <= _LAST_DATETIME_MS:
-        clauses.append("toYYYYMM(time) >= %(from_month)s")
-        params["from_month"] = _month(query.from_ms)
-    if 0 < query.to_ms <= _LAST_DATETIME_MS:
-        clauses.append("toYYYYMM(time) <= %(to_month)s")
-        params["to_month"] = _month(query.to_ms - 1)
-    return clauses, params
-
-
 def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Where a page continues a walk: its conditions, and the regions "ahead" of it (the
     ones its earlier pages covered), one per condition. Binds what they need into ``params``.
@@ -187,9 +150,9 @@ def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[
         params["before"] = query.before_ms
         resume.append("timestamp_ms < %(before)s")
         ahead.append("timestamp_ms >= %(before)s")
-        if query.before_ms <= _LAST_DATETIME_MS:
-            resume.append("toYYYYMM(time) <= %(before_month)s")  # see _partition_bounds
-            params["before_month"] = _month(max(query.before_ms - 1, 0))
+        if query.before_ms <= LAST_DATETIME_MS:
+            resume.append("toYYYYMM(time) <= %(before_month)s")  # see query_api.months
+            params["before_month"] = month(max(query.before_ms - 1, 0))
     if query.pagination_key is not None:
         # Keyset paging on the sort key: resumes exactly after that visit, ties included.
         resume.append(f"(timestamp_ms, request_id) < ({_KEY_TS}, %(key)s)")
@@ -222,7 +185,7 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
     need none of it and get none.
     """
     filters = []
-    partition_bounds, month_params = _partition_bounds(query)
+    bounds, month_params = partition_bounds(query.from_ms, query.to_ms)
     params: dict[str, Any] = {
         "tenant": tenant,
         "visitor": query.visitor_id,
@@ -249,7 +212,7 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
             [
                 "tenant = %(tenant)s AND visitor_id = %(visitor)s",
                 "timestamp_ms >= %(from)s AND timestamp_ms < %(to)s",
-                *partition_bounds,
+                *bounds,
                 f"timestamp_ms > {_ERASED}",
                 *filters,
                 *stored_linked,
@@ -275,7 +238,7 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
         key_found=key_found,
         filters="".join("\n            AND " + f for f in filters),
         effective_filters="".join(" AND " + f for f in effective),
-        partition_bounds="".join("\n            AND " + b for b in partition_bounds),
+        partition_bounds="".join("\n            AND " + b for b in bounds),
         db="{db}",
     )
     return Statement(_tables(sql, layout), params, visitor=query.visitor_id)

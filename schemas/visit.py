@@ -14,8 +14,9 @@ required property of ``Visit``) and which the official SDKs read as "no location
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -156,6 +157,26 @@ def enriched(
         asn_build=asn_build,
         ua_rules=ua_rules,
     )
+
+
+def ipv6_key(value: int) -> str:
+    """An IPv6 address's 128-bit value as ``visits.ip_key`` / ``event_index.key`` hold it: 32
+    upper-case hex digits, so that byte order is text order and a CIDR range a key range."""
+    return f"{value:032X}"
+
+
+_MAPPED_V4: Final = 0xFFFF << 32
+
+
+def ip_key(ip: str) -> str:
+    """``ip`` (IPv4 or IPv6 text) as :func:`ipv6_key`, IPv4 mapped as ``::ffff:a.b.c.d``;
+    empty for text that is no address. Never raises."""
+    try:
+        if ":" in ip:
+            return ipv6_key(int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big"))
+        return ipv6_key(_MAPPED_V4 | int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big"))
+    except (OSError, ValueError):
+        return ""
 
 
 def iso_time(timestamp_ms: int) -> str:

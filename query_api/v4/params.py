@@ -16,6 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from query_api.params import MAX_MS, BadParameter, instant_ms, request_id, visitor_id
+from schemas.visit import ipv6_key
 
 DEFAULT_WINDOW_MS: Final = 7 * 86_400_000  # v4: "by default, the last 7 days"
 DEFAULT_LIMIT: Final = 10
@@ -82,10 +83,10 @@ class Search:
 
 
 def ip_key(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """The address as ``event_index.ip_key`` holds it: IPv4 mapped into IPv6, 32 hex digits."""
+    """The address as ``event_index.ip_key`` holds it (``schemas.visit.ip_key``)."""
     if isinstance(address, ipaddress.IPv4Address):
-        address = ipaddress.IPv6Address(0xFFFF << 32 | int(address))
-    return f"{int(address):032X}"
+        return ipv6_key(0xFFFF << 32 | int(address))
+    return ipv6_key(int(address))
 
 
 def ip_range(raw: str) -> tuple[str, str]:

@@ -12,9 +12,9 @@ current engine (``tests/query_api/test_v4_queries_chdb.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from query_api.months import month
 from query_api.queries import VISIT_COLUMNS
 from query_api.v4.params import Search
 from schemas.clickhouse.layout import Layout
@@ -176,11 +176,6 @@ def total_hits(layout: Layout, tenant: str, search: Search, cap: int) -> Stateme
     return Statement(f"SELECT count() FROM ({erased}{select})", params)
 
 
-def _month(ms: int) -> int:
-    moment = datetime.fromtimestamp(ms // 1000, UTC)
-    return moment.year * 100 + moment.month
-
-
 def visit_rows(layout: Layout, tenant: str, events: Sequence[tuple[str, str, int]]) -> Statement:
     """The stored rows (ROW_COLUMNS) of these (visitor, request, time) events; copies of one
     event may come back more than once (the caller keeps one)."""
@@ -203,8 +198,8 @@ def visit_rows(layout: Layout, tenant: str, events: Sequence[tuple[str, str, int
             "low": min(times),
             "start": min(times),  # erasures before the earliest event hide none of them
             "high": max(times),
-            "low_month": _month(min(times)),
-            "high_month": _month(max(times)),
+            "low_month": month(min(times)),
+            "high_month": month(max(times)),
         },
     )
 

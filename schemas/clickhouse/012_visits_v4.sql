@@ -16,4 +16,5 @@ ALTER TABLE {db}.visits
     ADD COLUMN bot String DEFAULT multiIf(bot_probability < 0.5, 'not_detected', device = 'Spider', 'good', 'bad') COMMENT 'good, bad or not_detected (enrich.bots)',
     ADD COLUMN geoip_build UInt64 DEFAULT 0 COMMENT 'build epoch (s) of the City database that located ip, 0: none',
     ADD COLUMN asn_build UInt64 DEFAULT 0 COMMENT 'build epoch (s) of the ASN database, 0: none',
-    ADD COLUMN ua_rules String DEFAULT '' COMMENT 'version of the user-agent rules that parsed user_agent'
+    ADD COLUMN ua_rules String DEFAULT '' COMMENT 'version of the user-agent rules that parsed user_agent',
+    ADD COLUMN ip_key String DEFAULT '' COMMENT 'ip as 32 hex digits of its IPv6 form (IPv4 mapped), for range searches'

@@ -7,10 +7,11 @@
 --   u  key url                    one URL
 -- so every search reads the rows of its own key and window in time order, never the tenant's
 -- history. The other filters (origin, asn, bot, incognito) are columns of each row, tested in
--- the same read. 18.16's IPv6StringToNum does not map IPv4 text, hence the two branches; each
--- function only ever sees text of its family, as current servers evaluate both and refuse the other.
--- Existing deployments backfill once, with the view's SELECT:
--- INSERT INTO event_index SELECT ... FROM visits ARRAY JOIN ... (the view below, as a query)
+-- the same read. The worker computes ip_key (schemas.visit.ip_key): SQL's IP functions differ
+-- between 18.16 (invalid text gives zeros, IPv4 text is not mapped) and current servers (they
+-- throw, failing the whole insert), so the view only copies it.
+-- Existing deployments backfill once: ip_key of old visits (ALTER TABLE visits UPDATE ip_key =
+-- ... from ip), then the view's SELECT as INSERT INTO event_index SELECT ... FROM visits.
 CREATE TABLE IF NOT EXISTS {db}.event_index
 (
     tenant        {lc_string},
@@ -41,7 +42,7 @@ SELECT
     request_id,
     visitor_id,
     linked_id,
-    hex(if(position(ip, ':') > 0, IPv6StringToNum(if(position(ip, ':') > 0, ip, '::')), IPv4ToIPv6(IPv4StringToNum(if(position(ip, ':') > 0, '0.0.0.0', ip))))) AS ip_key,
+    ip_key,
     url,
     origin,
     asn,
@@ -52,7 +53,7 @@ ARRAY JOIN [
     ('t', ''),
     ('v', visitor_id),
     ('l', ifNull(linked_id, '')),
-    ('i', hex(if(position(ip, ':') > 0, IPv6StringToNum(if(position(ip, ':') > 0, ip, '::')), IPv4ToIPv6(IPv4StringToNum(if(position(ip, ':') > 0, '0.0.0.0', ip)))))),
+    ('i', ip_key),
     ('u', url)
 ] AS path
-WHERE path.1 != 'l' OR linked_id IS NOT NULL
+WHERE (path.1 != 'l' OR linked_id IS NOT NULL) AND (path.1 != 'i' OR ip_key != '')

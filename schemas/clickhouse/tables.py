@@ -66,7 +66,7 @@ VISITS: Final = Table(
         "kafka_partition", "kafka_offset",
         # 012_visits_v4.sql
         "origin", "client_referrer", "environment_id", "sdk_platform", "sdk_version", "asn",
-        "asn_name", "asn_network", "bot", "geoip_build", "asn_build", "ua_rules",
+        "asn_name", "asn_network", "bot", "geoip_build", "asn_build", "ua_rules", "ip_key",
     ),
     "sharded",
 )  # fmt: skip

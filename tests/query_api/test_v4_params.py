@@ -85,3 +85,12 @@ def test_an_unknown_recent_event_id_may_be_in_flight() -> None:
     assert params.may_be_in_flight(f"{NOW - 1000}.AbC", NOW)
     assert not params.may_be_in_flight(f"{NOW - 600_000}.AbC", NOW)
     assert not params.may_be_in_flight("r1", NOW)
+
+
+def test_the_worker_and_the_api_agree_on_ip_keys() -> None:
+    from schemas.visit import ip_key
+
+    for ip in ("10.0.0.1", "81.2.69.160", "2001:db8::1", "::ffff:10.0.0.1", "::1"):
+        assert ip_key(ip) == params.ip_range(ip)[0] == params.ip_range(ip)[1], ip
+    assert ip_key("::ffff:10.0.0.1") == ip_key("10.0.0.1")
+    assert ip_key("not an ip") == "" and ip_key("") == ""
