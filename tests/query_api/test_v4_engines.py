@@ -13,7 +13,7 @@ from query_api.v4 import events, params
 from schemas.clickhouse.layout import Layout
 from schemas.visit import EnrichedVisit
 from tests.query_api import visits
-from tests.query_api.engines import Engine, erase
+from tests.query_api.engines import Engine, erase, get_event
 
 TENANT = "acme"
 NOW = 1_714_550_400_123  # 2024-05-01T08:00:00.123Z
@@ -81,6 +81,11 @@ def test_search_get_update_erase(engine: Engine) -> None:
     events.update(engine.run, layout, TENANT, "a2", change, NOW - 10)  # a clock behind
     assert search(engine, linked_id="M") == [] and search(engine, linked_id="N") == ["a2"]
     assert events.get(engine.run, layout, TENANT, "a2")["suspect"] is True
+    # v3's reads show the update on this engine too.
+    legacy = get_event(engine, TENANT, "a2")
+    assert legacy is not None
+    data = legacy["products"]["identification"]["data"]
+    assert (data["linkedId"], data["tag"]) == ("N", {"k": 1})
 
     erase(engine, TENANT, "A", NOW)
     assert search(engine) == ["b1"]
