@@ -10,8 +10,8 @@
 -- the same read. The worker computes ip_key (schemas.visit.ip_key): SQL's IP functions differ
 -- between 18.16 (invalid text gives zeros, IPv4 text is not mapped) and current servers (they
 -- throw, failing the whole insert), so the view only copies it.
--- Existing deployments backfill once: ip_key of old visits (ALTER TABLE visits UPDATE ip_key =
--- ... from ip), then the view's SELECT as INSERT INTO event_index SELECT ... FROM visits.
+-- Visits stored before this migration are indexed by 015 (all paths but IP: ip_key is the
+-- worker's, old rows have none).
 CREATE TABLE IF NOT EXISTS {db}.event_index
 (
     tenant        {lc_string},

@@ -15,7 +15,8 @@ statement becomes its cluster twin, run ``ON CLUSTER``:
   every node) is one ``Replicated*MergeTree`` all nodes replicate (path ``.../all/...``);
 - a materialized view reads and writes the local tables of the node it runs on, so it sees
   exactly the rows inserted into that node's shard;
-- an ``ALTER`` goes to the storage table.
+- an ``ALTER`` goes to the storage table;
+- an ``INSERT ... SELECT`` (a backfill) runs as written, through the Distributed tables.
 
 Pure: text in, text out. The rendering is checked by parsing on the current engine (chdb)
 and by running it on the loopback cluster (``tests/cluster``).
@@ -99,6 +100,9 @@ def render(statement: str, layout: Layout) -> list[str]:
             # new columns too, or reads through it never see them.
             out.append(f"ALTER TABLE {layout.qualified(table)}{layout.on_cluster}{rest}")
         return out
+    if statement.startswith("INSERT INTO "):
+        # Through the Distributed tables, which send each row to its visitor's shard.
+        return [statement]
     raise ValueError(f"no cluster rendering for statement: {statement[:80]}...")
 
 

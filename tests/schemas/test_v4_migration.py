@@ -36,7 +36,7 @@ def _check(execute: Execute, tmp_path: Path) -> None:
             " (toUInt64(1714550400002), 'probable', toFloat32(0.9), 'Other')]) AS x,"
             " x.1 AS ts, x.2 AS rid, x.3 AS p, x.4 AS d)"
         )
-        assert migrations.apply(execute, database, log=lambda _m: None) == [12, 13, 14]
+        assert migrations.apply(execute, database, log=lambda _m: None) == [12, 13, 14, 15]
         rows = execute(
             f"SELECT request_id, bot, origin, client_referrer, asn, sdk_platform, geoip_build,"
             f" ua_rules FROM {database}.visits ORDER BY request_id"
@@ -46,6 +46,11 @@ def _check(execute: Execute, tmp_path: Path) -> None:
             ("human", "not_detected", "", None, 0, "", 0, ""),
             ("probable", "bad", "", None, 0, "", 0, ""),
         ]
+        # 015 indexed them for v4's searches (no IP path: old rows have no ip_key).
+        index = execute(
+            f"SELECT access, count() FROM {database}.event_index GROUP BY access ORDER BY access"
+        )
+        assert [(str(a), int(n)) for a, n in index] == [("t", 3), ("u", 3), ("v", 3)]
     finally:
         execute(f"DROP DATABASE IF EXISTS {database}")
 
