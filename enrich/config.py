@@ -53,6 +53,12 @@ class EnrichConfig:
         True,
         "`off` stores visits without `ipLocation` and with only the raw user agent",
     )
+    geoip_asn_database: str = setting(
+        "VH_GEOIP_ASN_DATABASE",
+        "",
+        "ASN `.mmdb` (GeoLite2-ASN); reloaded like the City one; empty: no ASN in events",
+        shown="none",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EnrichConfig:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 
 import msgspec
 
+from enrich import bots
+from enrich.asn import open_asn_database
 from enrich.config import EnrichConfig
 from enrich.geo import Clock, GeoIpReader
 from enrich.user_agent import UserAgentParser
@@ -20,16 +23,24 @@ def _probability(value: float) -> int | float:
 
 
 class Enricher(Closing):
-    """Adds ``ipLocation`` and ``browserDetails`` to raw visits. A context manager.
+    """Adds ``ipLocation``, ``browserDetails``, the ASN and the bot verdict to raw visits,
+    and what did it (database builds, rules version). A context manager.
 
     Args:
-        geo: the GeoIP adapter (owned: closed with the enricher).
+        geo: the GeoIP City adapter (owned: closed with the enricher).
         user_agents: the UA parser.
+        asn: the ASN adapter (owned), None when no ASN database is configured.
     """
 
-    def __init__(self, geo: GeoIpReader, user_agents: UserAgentParser) -> None:
+    def __init__(
+        self, geo: GeoIpReader, user_agents: UserAgentParser, asn: GeoIpReader | None = None
+    ) -> None:
         self.geo = geo
         self.user_agents = user_agents
+        self.asn = asn
+        #: What parsed user agents: ua-parser's rules (regexes.yaml ships with the package)
+        #: and the bot rules; stored on every row.
+        self.ua_rules = f"ua-parser {importlib.metadata.version('ua-parser')}; {bots.RULES_VERSION}"
 
     @classmethod
     def from_config(cls, config: EnrichConfig, *, clock: Clock = time.monotonic) -> Enricher:
@@ -44,7 +55,19 @@ class Enricher(Closing):
             reload_check_seconds=config.geoip_reload_check_seconds,
             clock=clock,
         )
-        return cls(geo, UserAgentParser(config.ua_cache_size))
+        asn = None
+        if config.geoip_asn_database:
+            try:
+                asn = open_asn_database(
+                    config.geoip_asn_database,
+                    cache_size=config.geoip_cache_size,
+                    reload_check_seconds=config.geoip_reload_check_seconds,
+                    clock=clock,
+                )
+            except Exception:
+                geo.close()
+                raise
+        return cls(geo, UserAgentParser(config.ua_cache_size), asn)
 
     def browser_details(self, user_agent: str, bot_probability: float | None) -> BrowserDetails:
         """``browserDetails`` for a UA; the collector's ``bot_probability`` wins when given."""
@@ -59,10 +82,16 @@ class Enricher(Closing):
         ``ip_location`` is None when the database knows nothing about ``raw.ip`` (private,
         reserved or unknown address). Never raises on a ``RawVisit`` from ``decode_raw_visit``.
         """
+        details = self.browser_details(raw.user_agent, raw.bot_probability)
         return enriched(
             raw,
-            self.browser_details(raw.user_agent, raw.bot_probability),
+            details,
             self.geo.location(raw.ip),
+            asn=self.asn.lookup(raw.ip) if self.asn is not None else None,
+            bot=bots.verdict(raw.user_agent, details.device, raw.bot_probability),
+            geoip_build=self.geo.build_epoch,
+            asn_build=self.asn.build_epoch if self.asn is not None else 0,
+            ua_rules=self.ua_rules,
         )
 
     def cache_clear(self) -> None:
@@ -71,5 +100,7 @@ class Enricher(Closing):
         self.user_agents.cache_clear()
 
     def close(self) -> None:
-        """Release the GeoIP database."""
+        """Release the GeoIP databases."""
         self.geo.close()
+        if self.asn is not None:
+            self.asn.close()

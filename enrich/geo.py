@@ -102,11 +102,24 @@ def _stamp(path: str) -> _Stamp:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def open_city_database(path: str) -> tuple[maxminddb.Reader, _Stamp]:
-    """Open and sanity-check a City mmdb; returns the reader and the file's stamp.
+#: Database types (``metadata().database_type`` contains one) each kind of reader accepts.
+CITY: Final = ("City", "Enterprise")
+ASN: Final = ("ASN",)
+
+#: A lookup in an open database: (reader, ip) -> what the reader's users get.
+Lookup = Callable[[Any, str], Any]
+
+
+def city_lookup(reader: Any, ip: str) -> IpLocation | None:
+    return location_from_record(reader.get(ip))
+
+
+def open_city_database(path: str, kinds: tuple[str, ...] = CITY) -> tuple[maxminddb.Reader, _Stamp]:
+    """Open and sanity-check a MaxMind mmdb of one of ``kinds`` (City by default); returns
+    the reader and the file's stamp.
 
     Raises:
-        GeoIpDatabaseError: missing or unreadable file, not a MaxMind DB, not a City database,
+        GeoIpDatabaseError: missing or unreadable file, not a MaxMind DB, not of those kinds,
             search tree larger than the file, or a corrupt data section found by probe lookups.
     """
     try:
@@ -118,8 +131,8 @@ def open_city_database(path: str) -> tuple[maxminddb.Reader, _Stamp]:
         raise GeoIpDatabaseError(path, f"cannot open: {exc}") from exc
     try:
         meta = reader.metadata()
-        if "City" not in meta.database_type and "Enterprise" not in meta.database_type:
-            raise GeoIpDatabaseError(path, f"not a City database: {meta.database_type!r}")
+        if not any(kind in meta.database_type for kind in kinds):
+            raise GeoIpDatabaseError(path, f"not a {kinds[0]} database: {meta.database_type!r}")
         if meta.node_count * meta.record_size // 4 > stamp[2]:
             raise GeoIpDatabaseError(path, "search tree is larger than the file")
         for ip in _PROBE_IPS:
@@ -137,13 +150,15 @@ def open_city_database(path: str) -> tuple[maxminddb.Reader, _Stamp]:
 
 
 class GeoIpReader(Closing):
-    """Locates IP addresses in a MaxMind City database; a context manager owning the file.
+    """Looks IP addresses up in a MaxMind database; a context manager owning the file.
 
     Args:
-        path: the ``.mmdb`` file (``VH_GEOIP_DATABASE``).
+        path: the ``.mmdb`` file (``VH_GEOIP_DATABASE``, or ``VH_GEOIP_ASN_DATABASE``).
         cache_size: LRU entries (IP strings) kept; bounds memory.
         reload_check_seconds: minimum interval between stat() calls watching for replacement.
         clock: monotonic seconds; injected so tests control reload timing.
+        kinds: the database types accepted (:data:`CITY`, :data:`ASN`).
+        lookup: what a lookup returns (default: the City location, :meth:`location`).
     Raises:
         GeoIpDatabaseError: at construction, if the file is missing or corrupt.
     """
@@ -155,22 +170,28 @@ class GeoIpReader(Closing):
         cache_size: int = 100_000,
         reload_check_seconds: float = 60.0,
         clock: Clock = time.monotonic,
+        kinds: tuple[str, ...] = CITY,
+        lookup: Lookup = city_lookup,
     ) -> None:
         self.path = path
+        self._kinds, self._lookup = kinds, lookup
         self._cache_size = cache_size
         self._interval = reload_check_seconds
         self._clock = clock
-        reader, self._stamp = open_city_database(path)
+        reader, self._stamp = open_city_database(path, kinds)
         self._reader = reader
+        self._build = int(reader.metadata().build_epoch)
         self._rejected: _Stamp | None = None
         self._next_check = clock() + reload_check_seconds
         self._cached = self._make_cached(reader)
 
-    def _make_cached(self, reader: maxminddb.Reader) -> Callable[[str], IpLocation | None]:
+    def _make_cached(self, reader: maxminddb.Reader) -> Callable[[str], Any]:
+        lookup = self._lookup
+
         @functools.lru_cache(maxsize=self._cache_size)
-        def cached(ip: str) -> IpLocation | None:
+        def cached(ip: str) -> Any:
             try:
-                return location_from_record(reader.get(ip))
+                return lookup(reader, ip)
             except (ValueError, TypeError):  # not an address (NUL...), or IPv6 in an IPv4 DB
                 return None
             except InvalidDatabaseError:
@@ -185,9 +206,19 @@ class GeoIpReader(Closing):
         None for private, reserved, unknown or malformed addresses: nothing is invented.
         Never raises.
         """
+        return self.lookup(ip)  # type: ignore[no-any-return]
+
+    def lookup(self, ip: str) -> Any:
+        """What the reader's ``lookup`` gives for ``ip`` (None when the database has nothing),
+        cached; the file is checked for replacement first when it is time. Never raises."""
         if self._clock() >= self._next_check:
             self.maybe_reload()
         return self._cached(ip)
+
+    @property
+    def build_epoch(self) -> int:
+        """When the database in use was built (epoch s, its metadata): what a row records."""
+        return self._build
 
     def maybe_reload(self) -> bool:
         """Swap in the database file if it was replaced; returns True when it did.
@@ -204,7 +235,7 @@ class GeoIpReader(Closing):
         if stamp in (self._stamp, self._rejected):
             return False
         try:
-            reader, stamp = open_city_database(self.path)
+            reader, stamp = open_city_database(self.path, self._kinds)
         except GeoIpDatabaseError as exc:
             logger.error("not reloading GeoIP database, keeping current: %s", exc)
             self._rejected = stamp
@@ -215,6 +246,7 @@ class GeoIpReader(Closing):
         # when its last reference (the old cache closure) goes away.
         self._cached = self._make_cached(reader)
         self._reader, self._stamp = reader, stamp
+        self._build = int(reader.metadata().build_epoch)
         logger.info("reloaded GeoIP database %s", self.path)
         return True
 

@@ -1,4 +1,5 @@
-"""Retention of ``visits``: TTL where the server has it, whole-partition drops otherwise.
+"""Retention of ``visits`` (and of v4's ``event_index``, which points at them): TTL where the
+server has it, whole-partition drops otherwise.
 
 ``VH_RETENTION_DAYS`` (0 = keep forever). On servers with TTL (20.1+), ``vh migrate`` sets
 ``TTL toDateTime(time) + INTERVAL N DAY`` on the table each time it runs (only when it differs,
@@ -37,47 +38,59 @@ def partitions_to_drop(partitions: Iterable[str], days: int, now: datetime) -> l
     return sorted(p for p in set(partitions) if p.isdigit() and int(p) < cutoff_month)
 
 
-def _ttl_clause(days: int) -> str:
-    return f"toDateTime(time) + toIntervalDay({days})"
+def _ttl_clause(days: int, table: str = "visits") -> str:
+    # As the server shows it back in engine_full.
+    return f"{statements.RETAINED[table]} + toIntervalDay({days})"
 
 
 def apply_ttl(execute: Execute, layout: Layout, days: int, alter: Execute | None = None) -> str:
-    """Make the table's TTL match ``days`` (servers with TTL only). Returns what it did.
-    ``alter`` runs the ALTER (on a cluster: on each shard; default ``execute``).
+    """Make the TTL of every retained table (visits, v4's event_index) match ``days``
+    (servers with TTL only). Returns what it did to visits. ``alter`` runs the ALTER (on a
+    cluster: on each shard; default ``execute``).
 
     Raises:
         ClickHouseUnavailable: a statement failed (from the writer's execute).
     """
-    engine = statements.visits_engine(layout)
+    done = [_apply_ttl(execute, layout, days, alter or execute, t) for t in statements.RETAINED]
+    return done[0]
+
+
+def _apply_ttl(execute: Execute, layout: Layout, days: int, alter: Execute, table: str) -> str:
+    engine = statements.visits_engine(layout, table)
     engine_full = str(execute(engine.sql, engine.params)[0][0])
     has_ttl = " TTL " in f" {engine_full} "
     if days == 0:
         if not has_ttl:
             return "no TTL (keep forever)"
-        (alter or execute)(statements.set_visits_ttl(layout, 0), None)
+        alter(statements.set_visits_ttl(layout, 0, table), None)
         return "TTL removed (keep forever)"
-    if _ttl_clause(days) in engine_full:
+    if _ttl_clause(days, table) in engine_full:
         return f"TTL already {days} days"
-    (alter or execute)(statements.set_visits_ttl(layout, days), None)
+    alter(statements.set_visits_ttl(layout, days, table), None)
     return f"TTL set to {days} days"
 
 
 def drop_old_partitions(
     execute: Execute, layout: Layout, days: int, now: datetime, alter: Execute | None = None
 ) -> list[str]:
-    """Drop the monthly partitions of ``visits`` older than the retention; return their ids.
+    """Drop the monthly partitions of the retained tables (visits, v4's event_index) older
+    than the retention; return their ids.
 
     Raises:
         ClickHouseUnavailable: a statement failed (partitions dropped so far stay dropped).
     """
-    parts = statements.visits_partitions(layout)
-    rows = execute(parts.sql, parts.params)
-    dropped = []
-    for partition in partitions_to_drop((str(r[0]) for r in rows), days, now):
-        (alter or execute)(statements.drop_visits_partition(layout, partition), None)
-        logger.info("retention dropped partition", extra={"partition": partition, "days": days})
-        dropped.append(partition)
-    return dropped
+    dropped = set()
+    for table in statements.RETAINED:
+        parts = statements.visits_partitions(layout, table)
+        rows = execute(parts.sql, parts.params)
+        for partition in partitions_to_drop((str(r[0]) for r in rows), days, now):
+            (alter or execute)(statements.drop_visits_partition(layout, partition, table), None)
+            logger.info(
+                "retention dropped partition",
+                extra={"partition": partition, "days": days, "table": table},
+            )
+            dropped.add(partition)
+    return sorted(dropped)
 
 
 def enforce(writer: ClickHouseWriter, days: int, now: datetime) -> str:

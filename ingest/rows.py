@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from schemas.clickhouse.tables import VISITS
-from schemas.visit import EnrichedVisit, Subdivision
+from schemas.visit import EnrichedVisit, Subdivision, ip_key
 
 #: The ``visits`` columns, in the order rows are built and inserted.
 COLUMNS: Final = VISITS.columns
@@ -127,6 +127,19 @@ def build_row(
         where.topic,
         where.partition,
         where.offset,
+        visit.origin,
+        visit.client_referrer,
+        visit.environment_id,
+        visit.sdk_platform,
+        visit.sdk_version,
+        visit.asn,
+        visit.asn_name,
+        visit.asn_network,
+        visit.bot,
+        visit.geoip_build,
+        visit.asn_build,
+        visit.ua_rules,
+        ip_key(visit.ip),
     )
 
 

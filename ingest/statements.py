@@ -10,9 +10,11 @@ the others), and system tables are read on one replica of every shard (``cluster
 
 from __future__ import annotations
 
+from typing import Final
+
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import Statement
-from schemas.clickhouse.tables import ERASURES, VISITOR_SUMMARY, VISITS
+from schemas.clickhouse.tables import ERASURES, EVENT_INDEX, VISITOR_SUMMARY, VISITS
 
 
 def insert_visits(layout: Layout) -> str:
@@ -86,36 +88,45 @@ def _storage_name(layout: Layout, table: str) -> str:
 # -- retention (servers with TTL: the table's TTL; 18.16: whole monthly partitions) ----------
 
 
-def visits_engine(layout: Layout) -> Statement:
-    """One row: the ``engine_full`` of the table storing visits (where its TTL shows)."""
+#: The tables retention keeps to ``VH_RETENTION_DAYS``, with the time their TTL counts from:
+#: the visits, and v4's search index, which would otherwise point at visits long gone. Both
+#: are partitioned by the same months, so the same partition ids go.
+RETAINED: Final = {
+    VISITS.name: "toDateTime(time)",
+    EVENT_INDEX.name: "toDateTime(intDiv(timestamp_ms, 1000))",
+}
+
+
+def visits_engine(layout: Layout, table: str = VISITS.name) -> Statement:
+    """One row: the ``engine_full`` of the table storing visits, or another of RETAINED
+    (where its TTL shows)."""
     return Statement(
         "SELECT engine_full FROM system.tables WHERE database = %(db)s AND name = %(table)s",
-        {"db": layout.database, "table": _storage_name(layout, VISITS.name)},
+        {"db": layout.database, "table": _storage_name(layout, table)},
     )
 
 
-def visits_partitions(layout: Layout) -> Statement:
-    """The ids of the active partitions storing visits (on any shard)."""
+def visits_partitions(layout: Layout, table: str = VISITS.name) -> Statement:
+    """The ids of the active partitions storing visits, or another of RETAINED (any shard)."""
     return Statement(
         f"SELECT DISTINCT partition FROM {_system(layout, 'parts')}"
         " WHERE database = %(db)s AND table = %(table)s AND active",
-        {"db": layout.database, "table": _storage_name(layout, VISITS.name)},
+        {"db": layout.database, "table": _storage_name(layout, table)},
     )
 
 
-def drop_visits_partition(layout: Layout, partition: str) -> str:
+def drop_visits_partition(layout: Layout, partition: str, table: str = VISITS.name) -> str:
     """``ALTER ... DROP PARTITION`` of a monthly partition id (digits only, checked)."""
     if not partition.isdigit():
         raise ValueError(f"partition id {partition!r} is not a YYYYMM number")
-    return (
-        f"ALTER TABLE {layout.storage(VISITS.name)}{layout.on_cluster} DROP PARTITION {partition}"
-    )
+    return f"ALTER TABLE {layout.storage(table)}{layout.on_cluster} DROP PARTITION {partition}"
 
 
-def set_visits_ttl(layout: Layout, days: int) -> str:
-    """Expire visits ``days`` after their time (0: remove the TTL). On a cluster: run it on
-    one replica of each shard (``ClickHouseWriter.on_each_shard``), never ``ON CLUSTER``."""
-    table = layout.storage(VISITS.name)
+def set_visits_ttl(layout: Layout, days: int, table: str = VISITS.name) -> str:
+    """Expire visits (or the rows of another of RETAINED) ``days`` after their time (0:
+    remove the TTL). On a cluster: run it on one replica of each shard
+    (``ClickHouseWriter.on_each_shard``), never ``ON CLUSTER``."""
+    stored = layout.storage(table)
     if days <= 0:
-        return f"ALTER TABLE {table} REMOVE TTL"
-    return f"ALTER TABLE {table} MODIFY TTL toDateTime(time) + INTERVAL {int(days)} DAY"
+        return f"ALTER TABLE {stored} REMOVE TTL"
+    return f"ALTER TABLE {stored} MODIFY TTL {RETAINED[table]} + INTERVAL {int(days)} DAY"

@@ -31,10 +31,12 @@ from query_api.pool import ClientPool, DatabaseError
 from query_api.ratelimit import Clock, RateLimiter
 from query_api.services import Services, wall_clock_ms
 from query_api.tokens import TokenStore
+from query_api.v4 import routes as v4
 
 log = logging.getLogger(__name__)
 
 OPENAPI_PATH = Path(schemas.__file__).resolve().parent / "openapi.json"
+OPENAPI_V4_PATH = OPENAPI_PATH.with_name("openapi-v4.json")
 
 
 async def _refresh_tokens(services: Services) -> None:
@@ -91,6 +93,7 @@ def create_app(
             limiter=limiter,
             metrics=metrics,
             openapi=OPENAPI_PATH.read_bytes(),
+            openapi_v4=OPENAPI_V4_PATH.read_bytes(),
             now_ms=now_ms,
         )
         metrics.watch_tokens(services.tokens.age)
@@ -110,6 +113,11 @@ def create_app(
             Route("/visitors/{visitor_id}", routes.get_visits, methods=["GET"]),
             Route("/visitors/{visitor_id}", routes.delete_visitor, methods=["DELETE"]),
             Route("/events/{request_id}", routes.get_event, methods=["GET"]),
+            Route("/v4/events", v4.search_events, methods=["GET"]),
+            Route("/v4/events/{event_id}", v4.get_event, methods=["GET"]),
+            Route("/v4/events/{event_id}", v4.update_event, methods=["PATCH"]),
+            Route("/v4/visitors/{visitor_id}", v4.delete_visitor, methods=["DELETE"]),
+            Route("/v4/openapi.json", routes.openapi_v4, methods=["GET"]),
             Route("/health", routes.health, methods=["GET"]),
             Route("/ready", routes.ready, methods=["GET"]),
             Route("/metrics", routes.metrics, methods=["GET"]),

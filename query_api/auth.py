@@ -42,3 +42,24 @@ def authenticate(request: Request, store: TokenStore, shape: Shape) -> Token:
     if token is None:
         raise forbidden(shape, token_given=bool(credentials_of(request)))
     return token
+
+
+def bearer_of(request: Request) -> list[str]:
+    """Every non-empty ``Authorization: Bearer <secret>`` secret the request carries (v4)."""
+    found = []
+    for value in request.headers.getlist("Authorization"):
+        scheme, _, secret = value.strip().partition(" ")
+        if scheme.lower() == "bearer" and secret.strip():
+            found.append(secret.strip())
+    return found
+
+
+def authenticate_bearer(request: Request, store: TokenStore, shape: Shape) -> Token:
+    """v4's way: the live token of the request's one Bearer secret. Raises ApiError 403 when
+    it sends none (``secret_api_key_required``), several that differ, or one that is not a
+    live token (``secret_api_key_not_found``)."""
+    presented = set(bearer_of(request))
+    token = store.authenticate(next(iter(presented))) if len(presented) == 1 else None
+    if token is None:
+        raise forbidden(shape, token_given=bool(presented))
+    return token

@@ -30,6 +30,19 @@ class Shape(enum.Enum):
 
     PLAIN = "plain"  # ErrorPlainResponse: GET /visitors/{visitor_id}
     CODED = "coded"  # ErrorResponse: GET /events/{request_id}, DELETE /visitors/{visitor_id}
+    V4 = "v4"  # v4's ErrorResponse: the same envelope, snake_case codes (every /v4 route)
+
+
+#: v3's codes as v4 spells them (v4's ErrorCode); a v4-only code is raised as itself.
+_V4_CODES = {
+    "RequestCannotBeParsed": "request_cannot_be_parsed",
+    "TokenRequired": "secret_api_key_required",
+    "TokenNotFound": "secret_api_key_not_found",
+    "TooManyRequests": "too_many_requests",
+    "RequestNotFound": "event_not_found",
+    "VisitorNotFound": "visitor_not_found",
+    "Failed": "service_unavailable",
+}
 
 
 class ApiError(Exception):
@@ -47,6 +60,8 @@ class ApiError(Exception):
         body: dict[str, Any]
         if shape is Shape.PLAIN:
             body = {"error": self.message}
+        elif shape is Shape.V4:
+            body = {"error": {"code": _V4_CODES.get(self.code, self.code), "message": self.message}}
         else:
             body = {"error": {"code": self.code, "message": self.message}}
         return JSONResponse(body, status_code=self.status, headers=self.headers)
@@ -60,6 +75,10 @@ def forbidden(shape: Shape, *, token_given: bool) -> ApiError:
     """403 with v3's texts: the plain route's fixed message, the coded routes' two reasons."""
     if shape is Shape.PLAIN:
         return ApiError(403, "TokenNotFound", "Forbidden (HTTP 403)")
+    if shape is Shape.V4:
+        if token_given:
+            return ApiError(403, "TokenNotFound", "secret API key is not found")
+        return ApiError(403, "TokenRequired", "secret API key is required")
     if token_given:
         return ApiError(403, "TokenNotFound", "secret key is not found")
     return ApiError(403, "TokenRequired", "secret key is required")

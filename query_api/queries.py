@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from query_api.months import LAST_DATETIME_MS, month, partition_bounds
 from query_api.params import VisitQuery
 from schemas.clickhouse import aggregates, statements
 from schemas.clickhouse.layout import Layout
@@ -65,8 +65,6 @@ SUMMARY_COLUMNS: Final = (
 
 _TABLE: Final = re.compile(r"\{db\}\.(\w+)")
 
-#: The last instant a ClickHouse ``DateTime`` holds (2106-02-07): later bounds get no time clause.
-_LAST_DATETIME_MS: Final = (2**32 - 1) * 1000
 
 _ERASED = (
     "(SELECT max(erased_at_ms) FROM {db}.erasures"
@@ -84,7 +82,7 @@ _KEY_TS = (
 # The partition bounds repeat the window on the partition key (toYYYYMM(time)), so ClickHouse
 # skips whole monthly partitions outside the window: without them every partition
 # contributes at least one granule per page, and the rows read would grow with the table's
-# history instead of the visitor's (docs/benchmarks.md). See _partition_bounds.
+# history instead of the visitor's (docs/benchmarks.md). See query_api.months.
 # One round trip per page. The left side is an aggregate without GROUP BY, so it is always
 # exactly one row (the visitor's summary, zeros when never seen); the right side is the page.
 # ALL LEFT JOIN on a constant gives one row per visit, or the summary alone (with default,
@@ -109,11 +107,23 @@ FROM
 ) AS summary
 ALL LEFT JOIN
 (
-    SELECT 1 AS k, {visit}
-    FROM {db}.visits
-    WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
-        AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s{partition_bounds}
-        AND timestamp_ms > {erased}{filters}
+    SELECT 1 AS k, {visit_effective}
+    FROM
+    (
+        SELECT {visit_stored}
+        FROM {db}.visits
+        WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
+            AND timestamp_ms >= %(from)s AND timestamp_ms < %(to)s{partition_bounds}
+            AND timestamp_ms > {erased}{filters}
+    ) AS stored
+    ALL LEFT JOIN
+    (
+        SELECT request_id, argMax(tuple(linked_id, tags), version) AS latest
+        FROM {db}.event_updates
+        WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s
+        GROUP BY request_id
+    ) AS changed USING request_id
+    WHERE 1{effective_filters}
     ORDER BY timestamp_ms DESC, request_id DESC
     LIMIT 1 BY request_id
     LIMIT %(fetch)s
@@ -121,40 +131,15 @@ ALL LEFT JOIN
 ORDER BY timestamp_ms DESC, request_id DESC
 """
 
-
-def _month(ms: int) -> int:
-    """The partition a visit at epoch ms ``ms`` lands in: ``toYYYYMM(time)``, in UTC."""
-    moment = datetime.fromtimestamp(ms // 1000, UTC)
-    return moment.year * 100 + moment.month
-
-
-def _partition_bounds(query: VisitQuery) -> tuple[list[str], dict[str, int]]:
-    """The window again, as months of the partition key ``toYYYYMM(time)``: lets ClickHouse
-    skip whole monthly partitions. Returns the clauses and the parameters they bind.
-
-    ``time`` holds the visit's instant as DateTime (18.16: whole seconds) or DateTime64(3)
-    (current servers: the worker's milliseconds), and seconds-based bounds on it fail there
-    both ways. ``time <= toDateTime(s)`` drops a visit at s.5: the comparison is exact (issue
-    11: GET /events missed nearly every visit). ``time < toDateTime(s + 1)`` is right row by
-    row, but the min-max index of current servers reads ``time < toDateTime(n)`` as
-    ``time <= n - 1``, so it prunes a part whose earliest visit lies within that last second
-    (chdb 26.9, EXPLAIN indexes=1). Whole months have neither problem: a month starts on a
-    whole second, so a visit's month is the same in both types, and the clause compares
-    integers. It can only widen what the ``timestamp_ms`` conditions select, never narrow
-    it: ``timestamp_ms >= from`` implies ``month >= _month(from)``, and ``timestamp_ms < to``
-    implies ``month <= _month(to - 1)``.
-
-    Bounds past 2106-02-07 (the last DateTime second; MAX_MS means "no upper bound") get no
-    clause: no stored visit lies there, and the timestamp_ms conditions alone stay exact.
-    """
-    clauses, params = [], {}
-    if query.from_ms <= _LAST_DATETIME_MS:
-        clauses.append("toYYYYMM(time) >= %(from_month)s")
-        params["from_month"] = _month(query.from_ms)
-    if 0 < query.to_ms <= _LAST_DATETIME_MS:
-        clauses.append("toYYYYMM(time) <= %(to_month)s")
-        params["to_month"] = _month(query.to_ms - 1)
-    return clauses, params
+# A PATCH /v4/events (event_updates) shows on every read: the stored visit's linked_id and
+# tag, unless an update overrides them (argMax per event: never depends on merges; a replay
+# of the visit rewrites only the stored side). A visit without update joins the default
+# tuple (NULL, NULL), so ifNull keeps its own values.
+_STORED: Final = {"linked_id": "linked_id AS stored_linked_id", "tag": "tag AS stored_tag"}
+_EFFECTIVE: Final = {
+    "linked_id": "ifNull(latest.1, stored_linked_id) AS linked_id",
+    "tag": "ifNull(latest.2, stored_tag) AS tag",
+}
 
 
 def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -166,9 +151,9 @@ def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[
         params["before"] = query.before_ms
         resume.append("timestamp_ms < %(before)s")
         ahead.append("timestamp_ms >= %(before)s")
-        if query.before_ms <= _LAST_DATETIME_MS:
-            resume.append("toYYYYMM(time) <= %(before_month)s")  # see _partition_bounds
-            params["before_month"] = _month(max(query.before_ms - 1, 0))
+        if query.before_ms <= LAST_DATETIME_MS:
+            resume.append("toYYYYMM(time) <= %(before_month)s")  # see query_api.months
+            params["before_month"] = month(max(query.before_ms - 1, 0))
     if query.pagination_key is not None:
         # Keyset paging on the sort key: resumes exactly after that visit, ties included.
         resume.append(f"(timestamp_ms, request_id) < ({_KEY_TS}, %(key)s)")
@@ -201,7 +186,7 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
     need none of it and get none.
     """
     filters = []
-    partition_bounds, month_params = _partition_bounds(query)
+    bounds, month_params = partition_bounds(query.from_ms, query.to_ms)
     params: dict[str, Any] = {
         "tenant": tenant,
         "visitor": query.visitor_id,
@@ -214,8 +199,13 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
     if query.request_id is not None:
         filters.append("request_id = %(request_id)s")
         params["request_id"] = query.request_id
+    effective = []
+    stored_linked = []
     if query.linked_id is not None:
-        filters.append("linked_id = %(linked_id)s")
+        # The page filters on the effective linked id; the "ahead" region (copies of one
+        # requestId, see above) on the stored one, which it reads without the updates.
+        effective.append("linked_id = %(linked_id)s")
+        stored_linked.append("linked_id = %(linked_id)s")
         params["linked_id"] = query.linked_id
     resume, ahead = _paging(query, params)
     if ahead:
@@ -223,9 +213,10 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
             [
                 "tenant = %(tenant)s AND visitor_id = %(visitor)s",
                 "timestamp_ms >= %(from)s AND timestamp_ms < %(to)s",
-                *partition_bounds,
+                *bounds,
                 f"timestamp_ms > {_ERASED}",
                 *filters,
+                *stored_linked,
             ]
         )
         resume.append(
@@ -242,10 +233,13 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
     sql = _PAGE.format(
         summary=", ".join(SUMMARY_COLUMNS),
         visit=", ".join(VISIT_COLUMNS),
+        visit_stored=", ".join(_STORED.get(c, c) for c in VISIT_COLUMNS),
+        visit_effective=", ".join(_EFFECTIVE.get(c, c) for c in VISIT_COLUMNS),
         erased=_ERASED,
         key_found=key_found,
-        filters="".join("\n        AND " + f for f in filters),
-        partition_bounds="".join("\n        AND " + b for b in partition_bounds),
+        filters="".join("\n            AND " + f for f in filters),
+        effective_filters="".join(" AND " + f for f in effective),
+        partition_bounds="".join("\n            AND " + b for b in bounds),
         db="{db}",
     )
     return Statement(_tables(sql, layout), params, visitor=query.visitor_id)

@@ -19,7 +19,7 @@ from query_api.errors import ApiError, JSONResponse, Shape, bad_request, too_man
 from query_api.errors import unavailable as unavailable_error
 from query_api.pool import DatabaseError
 from query_api.services import Services
-from query_api.tokens import Token
+from query_api.tokens import Token, TokenStore
 from schemas.clickhouse import statements
 
 log = logging.getLogger(__name__)
@@ -30,16 +30,23 @@ def _services(request: Request) -> Services:
     return services
 
 
-async def _guarded(
-    request: Request, shape: Shape, handler: Callable[[Services, Token], Awaitable[Response]]
+Authenticate = Callable[[Request, TokenStore, Shape], Token]
+
+
+async def guarded(
+    request: Request,
+    shape: Shape,
+    handler: Callable[[Services, Token], Awaitable[Response]],
+    auth: Authenticate = authenticate,
 ) -> Response:
-    """Authenticate and rate-limit, run ``handler``, map expected failures to ``shape``."""
+    """Authenticate (``auth``) and rate-limit, run ``handler``, map expected failures to
+    ``shape``."""
     services = _services(request)
     try:
         if not services.tokens.loaded:
             # Tokens never loaded (ClickHouse down since start): 403 would blame the client.
             raise unavailable_error()
-        token = authenticate(request, services.tokens, shape)
+        token = auth(request, services.tokens, shape)
         request.state.token_id = token.token_id  # for the access log
         wait = services.limiter.acquire(token.token_id)
         if wait:
@@ -81,7 +88,7 @@ async def get_visits(request: Request) -> Response:
         status, body = render.visitors(query, rows, about)
         return JSONResponse(body, status_code=status)
 
-    return await _guarded(request, Shape.PLAIN, handle)
+    return await guarded(request, Shape.PLAIN, handle)
 
 
 async def get_event(request: Request) -> Response:
@@ -102,11 +109,19 @@ async def get_event(request: Request) -> Response:
             raise not_found
         return JSONResponse(render.event(visitor_id, rows[0], about))
 
-    return await _guarded(request, Shape.CODED, handle)
+    return await guarded(request, Shape.CODED, handle)
 
 
 async def delete_visitor(request: Request) -> Response:
     """DELETE /visitors/{visitor_id}: erase the tenant's visitor now; 200 with no body."""
+    return await erase_visitor(request, Shape.CODED)
+
+
+async def erase_visitor(
+    request: Request, shape: Shape, auth: Authenticate = authenticate
+) -> Response:
+    """Erase the path's visitor for the token's tenant, answering in ``shape`` (v3's DELETE
+    and v4's); 404 when the tenant has no (unerased) visit of it."""
 
     async def handle(services: Services, token: Token) -> Response:
         visitor_id = params.visitor_id(request.path_params["visitor_id"])
@@ -133,7 +148,7 @@ async def delete_visitor(request: Request) -> Response:
             await run_in_threadpool(services.pool.run, statement)
         return Response(status_code=200)
 
-    return await _guarded(request, Shape.CODED, handle)
+    return await guarded(request, shape, handle, auth)
 
 
 async def health(request: Request) -> Response:
@@ -173,3 +188,8 @@ async def metrics(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     """schemas/openapi.json, as served."""
     return Response(_services(request).openapi, media_type="application/json")
+
+
+async def openapi_v4(request: Request) -> Response:
+    """schemas/openapi-v4.json, as served: the v4 routes."""
+    return Response(_services(request).openapi_v4, media_type="application/json")

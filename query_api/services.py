@@ -28,6 +28,7 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     openapi: bytes
+    openapi_v4: bytes
     now_ms: Callable[[], int] = field(default=wall_clock_ms)
 
     @property

@@ -8,7 +8,7 @@ rule of ``schemas/events/raw-visit.v1.schema.json`` plus the checks JSON Schema 
 from __future__ import annotations
 
 import socket
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -56,8 +56,18 @@ class InvalidEvent(Exception):
         self.detail = detail
 
 
+class Sdk(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``sdk``: the Fingerprint agent that collected the visit (v4's ``sdk``)."""
+
+    platform: Literal["js", "android", "ios", "unknown"]
+    version: Annotated[str, msgspec.Meta(max_length=64)]
+
+
 class RawVisit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
-    """One raw visit (JSON names are camelCase). Unknown JSON fields are ignored."""
+    """One raw visit (JSON names are camelCase). Unknown JSON fields are ignored.
+
+    The fields after ``bot_probability`` are optional additions of the same schema version
+    (issue 14, what v4's event carries): collectors that do not send them stay valid."""
 
     schema_version: int
     workspace_id: _WORKSPACE
@@ -71,6 +81,10 @@ class RawVisit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
     linked_id: Annotated[str, msgspec.Meta(max_length=256)] | None = None
     tag: dict[str, Any] | None = None
     bot_probability: _PROBABILITY | None = None
+    client_referrer: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    origin: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    environment_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    sdk: Sdk | None = None
 
 
 _decoder: Final = msgspec.json.Decoder(RawVisit)

@@ -14,8 +14,9 @@ required property of ``Visit``) and which the official SDKs read as "no location
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -98,12 +99,39 @@ class EnrichedVisit(msgspec.Struct, frozen=True, omit_defaults=True, rename="cam
     ip_location: IpLocation | None = None
     linked_id: str | None = None
     tag: dict[str, Any] | None = None
+    # v4 (issue 14). Collector fields: empty (None for the referrer) when not collected.
+    origin: str = ""
+    client_referrer: str | None = None
+    environment_id: str = ""
+    sdk_platform: str = ""
+    sdk_version: str = ""
+    # Enrichment: ASN (0 / empty when unknown), the bot verdict (enrich.bots), and what
+    # enriched the visit: GeoIP builds (epoch s, 0 for none), the user-agent rules' version.
+    asn: int = 0
+    asn_name: str = ""
+    asn_network: str = ""
+    bot: str = "not_detected"
+    geoip_build: int = 0
+    asn_build: int = 0
+    ua_rules: str = ""
 
 
 def enriched(
-    raw: RawVisit, browser_details: BrowserDetails, ip_location: IpLocation | None
+    raw: RawVisit,
+    browser_details: BrowserDetails,
+    ip_location: IpLocation | None,
+    *,
+    asn: tuple[int, str, str] | None = None,
+    bot: str = "not_detected",
+    geoip_build: int = 0,
+    asn_build: int = 0,
+    ua_rules: str = "",
 ) -> EnrichedVisit:
-    """``raw`` with what enrichment derived from it: the one place a visit's fields are copied."""
+    """``raw`` with what enrichment derived from it: the one place a visit's fields are copied.
+
+    ``asn``: (number, organisation, network) or None; the builds and ``ua_rules`` say what
+    enriched it (:class:`EnrichedVisit`)."""
+    number, asn_name, asn_network = asn or (0, "", "")
     return EnrichedVisit(
         workspace_id=raw.workspace_id,
         request_id=raw.request_id,
@@ -116,7 +144,39 @@ def enriched(
         ip_location=ip_location,
         linked_id=raw.linked_id,
         tag=raw.tag,
+        origin=raw.origin or "",
+        client_referrer=raw.client_referrer,
+        environment_id=raw.environment_id or "",
+        sdk_platform=raw.sdk.platform if raw.sdk is not None else "",
+        sdk_version=raw.sdk.version if raw.sdk is not None else "",
+        asn=number,
+        asn_name=asn_name,
+        asn_network=asn_network,
+        bot=bot,
+        geoip_build=geoip_build,
+        asn_build=asn_build,
+        ua_rules=ua_rules,
     )
+
+
+def ipv6_key(value: int) -> str:
+    """An IPv6 address's 128-bit value as ``visits.ip_key`` / ``event_index.key`` hold it: 32
+    upper-case hex digits, so that byte order is text order and a CIDR range a key range."""
+    return f"{value:032X}"
+
+
+_MAPPED_V4: Final = 0xFFFF << 32
+
+
+def ip_key(ip: str) -> str:
+    """``ip`` (IPv4 or IPv6 text) as :func:`ipv6_key`, IPv4 mapped as ``::ffff:a.b.c.d``;
+    empty for text that is no address. Never raises."""
+    try:
+        if ":" in ip:
+            return ipv6_key(int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big"))
+        return ipv6_key(_MAPPED_V4 | int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big"))
+    except (OSError, ValueError):
+        return ""
 
 
 def iso_time(timestamp_ms: int) -> str:

@@ -15,7 +15,8 @@ statement becomes its cluster twin, run ``ON CLUSTER``:
   every node) is one ``Replicated*MergeTree`` all nodes replicate (path ``.../all/...``);
 - a materialized view reads and writes the local tables of the node it runs on, so it sees
   exactly the rows inserted into that node's shard;
-- an ``ALTER`` goes to the storage table.
+- an ``ALTER`` goes to the storage table;
+- an ``INSERT ... SELECT`` (a backfill) runs as written, through the Distributed tables.
 
 Pure: text in, text out. The rendering is checked by parsing on the current engine (chdb)
 and by running it on the loopback cluster (``tests/cluster``).
@@ -33,6 +34,7 @@ _BY_NAME: Final = {t.name: t for t in TABLES}
 _CREATE_TABLE: Final = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _CREATE_VIEW: Final = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) ")
 _ALTER: Final = re.compile(r"^ALTER TABLE (\w+)\.(\w+)\s")
+_ADD_COLUMN: Final = re.compile(r"^\s+ADD COLUMN\b")
 _ENGINE: Final = re.compile(r"ENGINE = (\w*MergeTree)\(([^)]*)\)")
 _REFERENCE: Final = r"\b{db}\.(\w+)\b"
 _COMMENT: Final = re.compile(r"\s+COMMENT\s+'(?:[^'\\]|\\.)*'")
@@ -90,9 +92,20 @@ def render(statement: str, layout: Layout) -> list[str]:
         return [head + layout.on_cluster + _local_references(body, layout)]
     if match := _ALTER.match(statement):
         rest = statement[match.end() - 1 :]
+        table = match.group(2)
         if _COMMENT_COLUMNS.match(rest) and not layout.replicated_comments:
             return []  # as in CREATE: 18.16's replicated tables keep no comments
-        return [f"ALTER TABLE {layout.storage(match.group(2))}{layout.on_cluster}{rest}"]
+        if not layout.replicated_comments:
+            rest = _COMMENT.sub("", rest)
+        out = [f"ALTER TABLE {layout.storage(table)}{layout.on_cluster}{rest}"]
+        if layout.sharded(table) and _ADD_COLUMN.match(rest):
+            # The Distributed table keeps the column list it was created with: it needs the
+            # new columns too, or reads through it never see them.
+            out.append(f"ALTER TABLE {layout.qualified(table)}{layout.on_cluster}{rest}")
+        return out
+    if statement.startswith("INSERT INTO "):
+        # Through the Distributed tables, which send each row to its visitor's shard.
+        return [statement]
     raise ValueError(f"no cluster rendering for statement: {statement[:80]}...")
 
 

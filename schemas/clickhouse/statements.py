@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.clickhouse.layout import Layout
-from schemas.clickhouse.tables import ERASURES, REQUEST_INDEX, VISITOR_SUMMARY, VISITS
+from schemas.clickhouse.tables import (
+    ERASURES,
+    EVENT_INDEX,
+    EVENT_UPDATES,
+    REQUEST_INDEX,
+    VISITOR_SUMMARY,
+    VISITS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,10 @@ def delete_erased(
             visitor=visitor_id,
         ),
         Statement(f"{alter(REQUEST_INDEX.name)} AND timestamp_ms <= %(at)s", p, visitor=visitor_id),
+        Statement(f"{alter(EVENT_INDEX.name)} AND timestamp_ms <= %(at)s", p, visitor=visitor_id),
+        # Updates go with their events: a visit replayed later is dropped by the worker, and
+        # must not come back carrying an old PATCH either.
+        Statement(f"{alter(EVENT_UPDATES.name)} AND timestamp_ms <= %(at)s", p, visitor=visitor_id),
     ]
 
 

@@ -69,6 +69,9 @@ VISITS: Final = Table(
         "continent_code", "continent_name", "country_code", "country_name",
         "subdivision_iso_codes", "subdivision_names", "ingested_at", "kafka_topic",
         "kafka_partition", "kafka_offset",
+        # 012_visits_v4.sql
+        "origin", "client_referrer", "environment_id", "sdk_platform", "sdk_version", "asn",
+        "asn_name", "asn_network", "bot", "geoip_build", "asn_build", "ua_rules", "ip_key",
     ),
     "sharded",
 )  # fmt: skip
@@ -89,6 +92,27 @@ API_TOKENS: Final = Table(
 REQUEST_INDEX: Final = Table(
     "request_index", ("tenant", "request_id", "visitor_id", "timestamp_ms"), "sharded"
 )
+#: GET /v4/events' orderings, one row per visit and access path (013_event_index.sql). Sharded
+#: with its visits (the view runs on each shard's local visits); searches across visitors go
+#: through the Distributed table, which asks every shard.
+EVENT_INDEX: Final = Table(
+    "event_index",
+    (
+        "tenant", "access", "key", "timestamp_ms", "request_id", "visitor_id", "linked_id",
+        "ip_key", "url", "origin", "asn", "bot", "incognito",
+    ),
+    "sharded",
+)  # fmt: skip
+#: PATCH /v4/events' overrides (014_event_updates.sql), beside the visits they change, on the
+#: visitor's shard.
+EVENT_UPDATES: Final = Table(
+    "event_updates",
+    (
+        "tenant", "visitor_id", "request_id", "timestamp_ms", "linked_id", "tags", "suspect",
+        "version",
+    ),
+    "sharded",
+)  # fmt: skip
 SCHEMA_MIGRATIONS: Final = Table(
     "schema_migrations", ("version", "name", "checksum", "applied_at"), "everywhere"
 )
@@ -113,6 +137,8 @@ TABLES: Final = (
     ERASURES,
     API_TOKENS,
     REQUEST_INDEX,
+    EVENT_INDEX,
+    EVENT_UPDATES,
     SCHEMA_MIGRATIONS,
     TRAFFIC_DAILY,
     TRAFFIC_HOURLY,

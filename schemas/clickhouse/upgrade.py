@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import SYNC_DISTRIBUTED, Statement
-from schemas.clickhouse.tables import API_TOKENS, ERASURES, TABLES, VISITS
+from schemas.clickhouse.tables import API_TOKENS, ERASURES, EVENT_UPDATES, TABLES, VISITS
 
 #: Views of the single-node schema (they read tables that are renamed).
 VIEWS = (
     "visitor_summary_mv",
     "visitor_summary_global_mv",
     "request_index_mv",
+    "event_index_mv",
     "traffic_daily_mv",
     "traffic_hourly_mv",
 )
 #: Tables whose rows are copied; the others are derived from visits by the views.
-COPIED = (VISITS, ERASURES, API_TOKENS)
+COPIED = (VISITS, ERASURES, API_TOKENS, EVENT_UPDATES)
 SUFFIX = "_single"
 
 
@@ -72,12 +73,14 @@ def copy_visits(layout: Layout, month: int) -> Statement:
 
 
 def copy_small(layout: Layout) -> list[Statement]:
-    """The tokens and erasures into their replicated tables (on every node)."""
+    """The tokens, erasures and event updates into their cluster tables (updates through
+    their Distributed table, synchronously, to their visitor's shard)."""
     return [
         Statement(
             f"INSERT INTO {layout.qualified(t.name)} ({t.column_list()}) SELECT"
             f" {t.column_list()} FROM {layout.database}.{t.name}{SUFFIX}",
             {},
+            SYNC_DISTRIBUTED if layout.sharded(t.name) else {},
         )
         for t in COPIED
         if t is not VISITS

@@ -49,3 +49,9 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 )  # fmt: skip
 def test_enrichment_switch(value: str, enabled: bool) -> None:
     assert EnrichConfig.from_env({"VH_ENRICH": value}).enabled is enabled
+
+
+def test_the_asn_database_is_optional() -> None:
+    assert EnrichConfig.from_env({}).geoip_asn_database == ""
+    config = EnrichConfig.from_env({"VH_GEOIP_ASN_DATABASE": "/var/lib/GeoIP/GeoLite2-ASN.mmdb"})
+    assert config.geoip_asn_database == "/var/lib/GeoIP/GeoLite2-ASN.mmdb"

@@ -98,3 +98,37 @@ def test_enrich_never_raises(
     )
     visit = enricher.enrich(raw)
     json.dumps(render_api_visit(visit))
+
+
+def test_v4_fields_asn_bot_and_lineage() -> None:
+    config = EnrichConfig.from_env(
+        {
+            "VH_GEOIP_DATABASE": str(DATA / "GeoIP2-City-Test.mmdb"),
+            "VH_GEOIP_ASN_DATABASE": str(DATA / "GeoLite2-ASN-Test.mmdb"),
+        }
+    )
+    with Enricher.from_config(config) as enricher:
+        visit = enricher.enrich(_example("v4-fields.json"))
+        plain = enricher.enrich(_example("tag-linked-bot.json"))
+    assert (visit.asn, visit.asn_name, visit.asn_network) == (
+        1221,
+        "Telstra Pty Ltd",
+        "1.128.0.0/11",
+    )
+    assert (visit.origin, visit.client_referrer, visit.environment_id) == (
+        "https://shop.example.com",
+        "https://www.example.org/blog",
+        "ae_47abaca3db2c7c43",
+    )
+    assert (visit.sdk_platform, visit.sdk_version, visit.bot) == ("js", "3.11.10", "not_detected")
+    # Googlebot with the collector's 0.87: the known crawler's user agent decides.
+    assert plain.bot == "good" and plain.asn == 0 and plain.origin == ""
+    assert visit.geoip_build == 1_770_245_369  # the City test database's metadata
+    assert visit.asn_build == 1_770_245_369 and plain.asn_build == 1_770_245_369
+    assert visit.ua_rules.startswith("ua-parser ") and visit.ua_rules.endswith("; bots-1")
+
+
+def test_without_an_asn_database_there_is_no_asn(enricher: Enricher) -> None:
+    visit = enricher.enrich(_example("v4-fields.json"))
+    assert (visit.asn, visit.asn_name, visit.asn_network, visit.asn_build) == (0, "", "", 0)
+    assert visit.browser_details.device == "Mac"  # v3 keeps ua-parser's family; v4 says Other

@@ -103,5 +103,10 @@ def test_ttl_is_applied_idempotently_and_removed(chdb_session: ChdbSession, chdb
         f"SELECT engine_full FROM system.tables WHERE database = '{chdb_db}' AND name = 'visits'"
     )[0][0]
     assert "TTL toDateTime(time) + toIntervalDay(7)" in engine
+    index = execute(
+        f"SELECT engine_full FROM system.tables WHERE database = '{chdb_db}'"
+        " AND name = 'event_index'"
+    )[0][0]
+    assert "TTL toDateTime(intDiv(timestamp_ms, 1000)) + toIntervalDay(7)" in index
     assert retention.apply_ttl(execute, Layout(chdb_db), 0) == "TTL removed (keep forever)"
     assert retention.apply_ttl(execute, Layout(chdb_db), 0) == "no TTL (keep forever)"

@@ -40,9 +40,20 @@ def test_enforce_drops_old_partitions_or_sets_ttl(
         done = retention.enforce(writer, 60, NOW)
         if writer.features().ttl:
             assert done == "TTL set to 60 days"
+            for table in ("visits", "event_index"):
+                (engine,) = ch_client.execute(
+                    "SELECT engine_full FROM system.tables WHERE database = %(db)s"
+                    " AND name = %(t)s",
+                    {"db": ch_database, "t": table},
+                )[0]
+                assert " TTL " in engine, table
+            assert retention.enforce(writer, 60, NOW) == "TTL already 60 days"
             return
         assert done == "dropped partitions ['202601']"
         assert retention.enforce(writer, 60, NOW) == "no partition to drop"
-    assert ch_client.execute(f"SELECT request_id FROM {ch_database}.visits") == [
-        (f"r{int(datetime(2026, 4, 10, tzinfo=UTC).timestamp())}",)
+    kept = f"r{int(datetime(2026, 4, 10, tzinfo=UTC).timestamp())}"
+    assert ch_client.execute(f"SELECT request_id FROM {ch_database}.visits") == [(kept,)]
+    # v4's search index went with them: no index row of a dropped visit is left.
+    assert ch_client.execute(f"SELECT DISTINCT request_id FROM {ch_database}.event_index") == [
+        (kept,)
     ]

@@ -1,16 +1,19 @@
-"""Validate real responses against schemas/openapi.json (OpenAPI 3.0 -> JSON Schema)."""
+"""Validate real responses against schemas/openapi.json, or schemas/openapi-v4.json for the
+v4 routes (OpenAPI 3.0 -> JSON Schema)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 
-from query_api.app import OPENAPI_PATH
+from query_api.app import OPENAPI_PATH, OPENAPI_V4_PATH
 
 DOC: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
+DOC_V4: dict[str, Any] = json.loads(OPENAPI_V4_PATH.read_text())
 
 
 def _to_json_schema(node: Any) -> Any:
@@ -27,12 +30,12 @@ def _to_json_schema(node: Any) -> Any:
     return node
 
 
-_DEFS = _to_json_schema(DOC["components"]["schemas"])
-
-
-def check(response: httpx.Response, path: str, method: str = "get") -> None:
-    """Raise if the status is undocumented or the body does not match its schema."""
-    operation = DOC["paths"][path][method]
+def check(
+    response: httpx.Response, path: str, method: str = "get", doc: dict[str, Any] = DOC
+) -> None:
+    """Raise if the status is undocumented or the body does not match its schema (in
+    ``doc``: the v3 document unless told)."""
+    operation = doc["paths"][path][method]
     status = str(response.status_code)
     assert status in operation["responses"], f"{method} {path}: undocumented {status}"
     documented = operation["responses"][status]
@@ -45,5 +48,22 @@ def check(response: httpx.Response, path: str, method: str = "get") -> None:
     (media, spec), *_ = content.items()
     assert response.headers["content-type"].startswith(media)
     if media == "application/json":
-        schema = {**_to_json_schema(spec["schema"]), "$defs": _DEFS}
+        defs = _to_json_schema(doc["components"]["schemas"])
+        schema = {**_to_json_schema(spec["schema"]), "$defs": defs}
         jsonschema.validate(response.json(), schema, format_checker=jsonschema.FormatChecker())
+
+
+#: Fingerprint's own v4 schemas (bundled from the reference snapshot): what its hosted API
+#: answers. Our v4 bodies must validate against them too, unknown properties refused.
+FINGERPRINT_V4: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "data" / "fingerprint-v4.schema.json").read_text()
+)
+
+
+def check_fingerprint_v4(body: Any, definition: str) -> None:
+    """Raise unless ``body`` is valid as Fingerprint's ``definition`` (``Event``,
+    ``EventSearch``, ``error.ErrorResponse``)."""
+    schema = {**FINGERPRINT_V4, "$ref": f"#/$defs/{definition}"}
+    jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(body)

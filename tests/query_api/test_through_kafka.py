@@ -125,3 +125,47 @@ def test_seed_event_through_kafka_comes_back_from_the_api(
     )
     gone = api.get(path, headers=headers, params={"from": "0"})
     assert (gone.status_code, gone.json()) == (404, {"visitorId": SEED_JSON["visitorId"]})
+
+
+def test_a_v4_patch_outlives_a_replay_of_its_kafka_message(
+    worker_topic: str,
+    kafka_bootstrap: str,
+    app_factory: AppFactory,
+    ch_client: Any,
+    ch_database: str,
+) -> None:
+    def execute(sql: str, params: Any) -> Any:
+        return ch_client.execute(sql, params)
+
+    _, secret = tokens.create(execute, ch_database, SEED_JSON["workspaceId"], "e2e")
+    event = {**SEED_JSON, "requestId": "patched.1", "timestamp": now_ms() - 5_000}
+    message = json.dumps(event).encode()
+    publish(kafka_bootstrap, worker_topic, [message])
+    api: httpx.Client = app_factory()
+    v4 = {"Authorization": f"Bearer {secret}"}
+    wait_until(
+        lambda: api.get("/v4/events/patched.1", headers=v4).status_code == 200,
+        "the event readable through v4",
+    )
+    change = {"linked_id": "after", "tags": {"k": "v"}, "suspect": True}
+    assert api.patch("/v4/events/patched.1", json=change, headers=v4).status_code == 200
+    # The same message again (a replay), twice (a redelivery), then a marker to know the
+    # worker got past them; then merges.
+    marker = {**SEED_JSON, "visitorId": "marker", "requestId": "m.2", "timestamp": now_ms()}
+    publish(kafka_bootstrap, worker_topic, [message, message, json.dumps(marker).encode()])
+    wait_until(
+        lambda: api.get("/v4/events/m.2", headers=v4).status_code == 200,
+        "the worker to get past the replayed messages",
+    )
+    ch_client.execute("OPTIMIZE TABLE visits FINAL")
+    ch_client.execute("OPTIMIZE TABLE event_updates FINAL")
+    got = api.get("/v4/events/patched.1", headers=v4).json()
+    assert (got["linked_id"], got["tags"], got["suspect"]) == ("after", {"k": "v"}, True)
+    v3 = api.get(f"/visitors/{SEED_JSON['visitorId']}", headers={"Auth-Token": secret}).json()[
+        "visits"
+    ]
+    assert [(x["requestId"], x["linkedId"], x["tag"]) for x in v3] == [
+        ("patched.1", "after", {"k": "v"})
+    ]
+    found = api.get("/v4/events", params={"linked_id": "after"}, headers=v4).json()["events"]
+    assert [e["event_id"] for e in found] == ["patched.1"]

@@ -113,4 +113,34 @@ def test_every_rendered_statement_parses_on_the_current_engine(
 ) -> None:
     quoted = statement.replace("\\", "\\\\").replace("'", "\\'")
     (row,) = chdb_session.execute(f"SELECT formatQuery('{quoted}')")
-    assert "ON CLUSTER vh_cluster" in row[0]
+    if statement.startswith("INSERT INTO "):
+        # A backfill runs once, from one node, through the Distributed tables: ON CLUSTER
+        # would run it on every node and store each row once per node.
+        assert "ON CLUSTER" not in row[0] and "INSERT INTO vh.event_index " in row[0]
+    else:
+        assert "ON CLUSTER vh_cluster" in row[0]
+
+
+def test_v4_tables_and_columns_on_a_cluster() -> None:
+    rendered = _rendered("18.16.1")
+    for table in ("event_index", "event_updates"):
+        assert any(
+            s.startswith(f"CREATE TABLE IF NOT EXISTS vh.{table}_local ON CLUSTER vh_cluster")
+            and f"'/clickhouse/tables/{{shard}}/vh.{table}_local'" in s
+            for s in rendered
+        ), table
+        assert any(
+            s.startswith(f"CREATE TABLE IF NOT EXISTS vh.{table} ON CLUSTER vh_cluster AS")
+            and "Distributed(vh_cluster" in s
+            for s in rendered
+        ), table
+    (view,) = [s for s in rendered if "event_index_mv" in s]
+    assert "TO vh.event_index_local" in view and "FROM vh.visits_local" in view
+    # The new visit columns reach the local tables and the Distributed one, without the
+    # comments 18.16 refuses on replicated tables.
+    adds = [s for s in rendered if s.startswith("ALTER TABLE") and "ADD COLUMN origin" in s]
+    assert [s.split(" ON CLUSTER")[0] for s in adds] == [
+        "ALTER TABLE vh.visits_local",
+        "ALTER TABLE vh.visits",
+    ]
+    assert all("COMMENT" not in s for s in adds)
