@@ -36,7 +36,8 @@ def _check(execute: Execute, tmp_path: Path) -> None:
             " (toUInt64(1714550400002), 'probable', toFloat32(0.9), 'Other')]) AS x,"
             " x.1 AS ts, x.2 AS rid, x.3 AS p, x.4 AS d)"
         )
-        assert migrations.apply(execute, database, log=lambda _m: None) == [12, 13, 14, 15]
+        # 12-15 are v4's; later ones (the analysts' 03x) follow them.
+        assert migrations.apply(execute, database, log=lambda _m: None)[:4] == [12, 13, 14, 15]
         rows = execute(
             f"SELECT request_id, bot, origin, client_referrer, asn, sdk_platform, geoip_build,"
             f" ua_rules FROM {database}.visits ORDER BY request_id"
