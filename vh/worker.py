@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 
 from enrich.config import EnrichConfig
+from ingest import memory
 from ingest.config import IngestConfig
 from ingest.errors import ConfigError
 from ingest.metrics import Metrics, NoMetrics, PrometheusMetrics
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ingest.assembly import open_worker
 
     env = args.environ
+    memory.limit_arenas(os.environ)  # before any thread starts (metrics, Kafka): docs/soak.md
     config = IngestConfig.from_env(env)
     metrics: Metrics = NoMetrics()
     if config.metrics_port:
