@@ -99,9 +99,14 @@ def render(statement: str, layout: Layout) -> list[str]:
             rest = _COMMENT.sub("", rest)
         out = [f"ALTER TABLE {layout.storage(table)}{layout.on_cluster}{rest}"]
         if layout.sharded(table) and _ADD_COLUMN.match(rest):
-            # The Distributed table keeps the column list it was created with: it needs the
-            # new columns too, or reads through it never see them.
-            out.append(f"ALTER TABLE {layout.qualified(table)}{layout.on_cluster}{rest}")
+            # The Distributed table keeps the column list it was created with: it is made
+            # again over the altered local table. (18.16 refuses an ALTER ON CLUSTER of a
+            # table that is not replicated on a cluster of replicated shards, and the
+            # replicated ALTER above returns once every replica applied it.)
+            out += [
+                f"DROP TABLE IF EXISTS {layout.qualified(table)}{layout.on_cluster}",
+                _distributed(table, layout),
+            ]
         return out
     if statement.startswith("INSERT INTO "):
         # Through the Distributed tables, which send each row to its visitor's shard.
@@ -135,12 +140,17 @@ def _create_table(statement: str, table: str, layout: Layout) -> list[str]:
     local = f"CREATE TABLE IF NOT EXISTS {layout.storage(table)}{layout.on_cluster}"
     out = [local + body[len(head) :]]
     if layout.sharded(table):
-        out.append(
-            f"CREATE TABLE IF NOT EXISTS {layout.qualified(table)}{layout.on_cluster}"
-            f" AS {layout.storage(table)} ENGINE = Distributed({layout.cluster},"
-            f" {layout.database}, {table}_local, {_BY_NAME[table].sharding_key})"
-        )
+        out.append(_distributed(table, layout))
     return out
+
+
+def _distributed(table: str, layout: Layout) -> str:
+    """The Distributed table ``db.table`` over every shard's ``table_local``."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {layout.qualified(table)}{layout.on_cluster}"
+        f" AS {layout.storage(table)} ENGINE = Distributed({layout.cluster},"
+        f" {layout.database}, {table}_local, {_BY_NAME[table].sharding_key})"
+    )
 
 
 def _local_references(sql: str, layout: Layout) -> str:
