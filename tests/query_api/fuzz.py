@@ -22,6 +22,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.query_api import visits
+from tests.support.api import TENANT, now_ms
+
 #: Every response: no 5xx, and status, content type, headers and body as documented.
 CHECKS = [
     not_a_server_error,
@@ -60,3 +63,18 @@ def fuzz(
             run(case)
 
         check()
+
+
+def seeded_api(app_factory: Any, ch_client: Any) -> tuple[httpx.Client, str]:
+    """The API with rate limits out of the way, over a visitor ``Known`` with 30 visits (a
+    linked id, tags) so that fuzzed queries reach real pages too; and its base URL."""
+    t = now_ms() - 60_000
+    visits.insert(
+        ch_client,
+        [
+            visits.visit(TENANT, "Known", t + i, f"k{i}", linked_id="L", tag={"i": i})
+            for i in range(30)
+        ],
+    )
+    api = app_factory(VH_API_RATE_LIMIT="10000", VH_API_RATE_BURST="10000")
+    return api, str(api.base_url)

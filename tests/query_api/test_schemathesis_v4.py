@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.query_api import fuzz, visits
-from tests.support.api import TENANT, AppFactory, Secrets, now_ms
+from tests.query_api import fuzz
+from tests.support.api import AppFactory, Secrets
 
 EXAMPLES = 60
 
@@ -13,16 +13,7 @@ EXAMPLES = 60
 def test_v4_matches_its_openapi_document(
     app_factory: AppFactory, secrets: Secrets, ch_client: Any
 ) -> None:
-    t = now_ms() - 60_000
-    visits.insert(
-        ch_client,
-        [
-            visits.visit(TENANT, "Known", t + i, f"k{i}", linked_id="L", tag={"i": i})
-            for i in range(30)
-        ],
-    )
-    api = app_factory(VH_API_RATE_LIMIT="10000", VH_API_RATE_BURST="10000")
-    base_url = str(api.base_url)
+    api, base_url = fuzz.seeded_api(app_factory, ch_client)
     operations = fuzz.operations(api, "/v4/openapi.json")
     assert len(operations) == 4
     statuses: list[int] = []
