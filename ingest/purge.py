@@ -25,7 +25,6 @@ from ingest.erasures import ErasureView
 from ingest.errors import ClickHouseUnavailable
 from ingest.metrics import Metrics, NoMetrics
 from schemas.clickhouse import aggregates
-from schemas.clickhouse import statements as shared
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import Statement
 
@@ -92,11 +91,8 @@ class SlipPurge:
             found = self._run(statements.erased_visits_left(self._layout, tenant, visitor, at))
             if found and int(found[0][0]):
                 days = self._run(aggregates.erased_days(self._layout, tenant, visitor, at))
-                for statement in (
-                    *shared.delete_erased(self._layout, tenant, visitor, at),
-                    *aggregates.rebuild_days(
-                        self._layout, tenant, [str(d[0]) for d in days], visitor
-                    ),
+                for statement in aggregates.forget(
+                    self._layout, tenant, visitor, at, [str(d[0]) for d in days]
                 ):
                     self._run(statement)
                 purged += 1

@@ -283,8 +283,7 @@ def erase(
     """
     return [
         statements.record_erasure(layout, tenant, visitor_id, erased_at_ms),
-        *statements.delete_erased(layout, tenant, visitor_id, erased_at_ms),
-        *aggregates.rebuild_days(layout, tenant, days, visitor_id),
+        *aggregates.forget(layout, tenant, visitor_id, erased_at_ms, days),
     ]
 
 

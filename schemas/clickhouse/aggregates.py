@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from schemas.clickhouse.layout import Layout
-from schemas.clickhouse.statements import Statement
+from schemas.clickhouse.statements import Statement, delete_erased
 from schemas.clickhouse.tables import ERASURES, TRAFFIC_DAILY, TRAFFIC_HOURLY, VISITS
 
 _NEEDED: Final = (
@@ -102,6 +102,19 @@ def rebuild_days(
         ),
         Statement(daily, p, visitor=visitor),
         Statement(hourly, p, visitor=visitor),
+    ]
+
+
+def forget(
+    layout: Layout, tenant: str, visitor: str, erased_at_ms: int, days: Sequence[str]
+) -> list[Statement]:
+    """Everything stored of a visitor at or before an erasure goes: its visits and their
+    indexes and summaries (``statements.delete_erased``), and its share of the aggregates of
+    ``days`` (the :func:`erased_days` read before the deletes), rebuilt. What DELETE and the
+    worker's purge of visits that slipped in both run."""
+    return [
+        *delete_erased(layout, tenant, visitor, erased_at_ms),
+        *rebuild_days(layout, tenant, days, visitor),
     ]
 
 
