@@ -15,6 +15,7 @@ from ingest.writer import ClickHouseWriter
 from query_api import tokens
 from query_api.app import create_app
 from query_api.config import ApiConfig
+from schemas.clickhouse.tables import shard_of
 from tests.faults.pages import all_visits
 from tests.query_api import visits
 from tests.support.api import LiveServer, wait_ready
@@ -112,3 +113,37 @@ def _walker_rows(loopback: Nodes, database: str) -> list[int]:
         finally:
             client.disconnect()
     return counts
+
+
+def test_v4_search_patch_and_get_across_shards(
+    loopback: Nodes, cluster_db: str, served: tuple[httpx.Client, dict[str, str]]
+) -> None:
+    """A v4 search by linked id gathers events of visitors on both shards (through the
+    Distributed event_index), exactly once; a PATCH shows on the next read of the event."""
+    http, secrets = served
+    now = int(time.time() * 1000)
+    rows = [
+        visits.visit("acme", f"v{i:02d}", now - 60_000 + i, f"v4-{i:02d}", linked_id="shared")
+        for i in range(20)
+    ]
+    _store(loopback, cluster_db, rows)
+    for i in range(len(loopback.replicas())):
+        client = loopback.client(i)
+        try:
+            client.execute(f"SYSTEM SYNC REPLICA {cluster_db}.event_index_local")
+        finally:
+            client.disconnect()
+    assert len({shard_of(r.visitor_id, 2) for r in rows}) == 2  # both shards hold some
+    bearer = {"Authorization": f"Bearer {secrets['acme']}"}
+    found = http.get("/v4/events", params={"linked_id": "shared", "limit": 100}, headers=bearer)
+    assert found.status_code == 200, found.text
+    ids = [e["event_id"] for e in found.json()["events"]]
+    assert sorted(ids) == sorted(r.request_id for r in rows)
+    other = {"Authorization": f"Bearer {secrets['globex']}"}
+    assert (
+        http.get("/v4/events", params={"linked_id": "shared"}, headers=other).json()["events"] == []
+    )
+    patched = http.patch("/v4/events/v4-07", json={"suspect": True}, headers=bearer)
+    assert patched.status_code == 200, patched.text
+    event = http.get("/v4/events/v4-07", headers=bearer).json()
+    assert event["suspect"] is True and event["identification"]["visitor_id"] == "v07"
