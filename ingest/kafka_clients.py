@@ -1,4 +1,5 @@
-"""kafka-python clients configured for this project (the only ``kafka`` import in ingest).
+"""kafka-python clients configured for this project (with ``kafka_workarounds``, the only
+``kafka`` imports in ingest).
 
 Consumer settings and why:
 - ``enable_auto_commit=False``: kafka-python turns auto-commit on by default, which would commit
@@ -41,6 +42,9 @@ from kafka.structs import MemberState, OffsetAndMetadata
 
 from ingest.config import IngestConfig
 from ingest.dlq import TopicState
+from ingest.kafka_workarounds import close_failed_connects
+
+close_failed_connects()
 
 __all__ = [
     "ConsumerRebalanceListener",

@@ -42,13 +42,6 @@ from tests.support.api import LiveServer, wait_ready
 from tests.support.cluster import Nodes
 from tests.support.faults import GEOIP_TEST_DB, ROOT, VH, WorkerProcess, wait_until
 
-pytestmark = [
-    # kafka-python leaks the socket of a refused connect while a broker is down.
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
-    ),
-]
-
 EVENTS = 100_000
 VISITORS = 400  # 250 visits each: one API page (limit 500) per visitor
 PUBLISH_SECONDS = 60.0

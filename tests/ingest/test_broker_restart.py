@@ -6,8 +6,6 @@ disturbs no other suite or benchmark; ClickHouse is the shared server (this test
 
 from __future__ import annotations
 
-import gc
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -33,13 +31,6 @@ from tests.support.services import private_stack_settings
 
 pytestmark = [
     pytest.mark.faults,
-    # kafka-python 3.0.12 does not close the socket of a refused connect
-    # (kafka/net/inet.py sock_connect raises without sock.close()); with the broker down
-    # every reconnect leaves one for the garbage collector, which warns. Collected when this
-    # test ends (_collect_leaked_sockets) so the warnings are this test's, not a later one's.
-    pytest.mark.filterwarnings(
-        "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
-    ),
 ]
 DOWN_S = 10.0
 
@@ -52,35 +43,6 @@ def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSet
         yield stack
     finally:
         local_kafka.stop(stack)
-
-
-@pytest.fixture(autouse=True)
-def _collect_leaked_sockets() -> Iterator[None]:
-    """Make the sockets kafka-python leaves open collectable while this test runs.
-
-    Its log records of failed connects carry the exception as an argument, whose traceback
-    holds the socket; pytest keeps every record of a test until the next one starts. Records
-    of ``kafka.*`` are therefore formatted at once (text kept, objects dropped), and a
-    collection at teardown (autouse: torn down last, after the worker was released) closes
-    the sockets while the filter above applies.
-    """
-    factory = logging.getLogRecordFactory()
-
-    def formatted(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = factory(*args, **kwargs)
-        if record.name.startswith("kafka"):
-            record.msg, record.args = record.getMessage(), None
-            if record.exc_info:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-                record.exc_info = None
-        return record
-
-    logging.setLogRecordFactory(formatted)
-    try:
-        yield
-    finally:
-        logging.setLogRecordFactory(factory)
-        gc.collect()
 
 
 def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
