@@ -98,6 +98,7 @@ def _array(values: list[object]) -> str:
 def insert_sql(database: str, rows: int, anchor_ms: int, *, millisecond_time: bool) -> str:
     """``INSERT ... SELECT`` of ``rows`` visits ending at ``anchor_ms`` (18.16 and current).
 
+    The columns are named: the ones added later (v4's, lineage) take their defaults.
     ``tier`` picks the visitor tier from the row number; ``vk`` the visitor within it; ``ts``
     a time in the 90 days before the anchor; ``u`` and ``p`` a user agent and a place.
     """
@@ -111,7 +112,14 @@ def insert_sql(database: str, rows: int, anchor_ms: int, *, millisecond_time: bo
 
     time_expr = "ts" if millisecond_time else "toDateTime(intDiv(ts, 1000))"
     return f"""
-INSERT INTO {database}.visits
+INSERT INTO {database}.visits (
+    tenant, visitor_id, timestamp_ms, request_id, time, url, ip, incognito, linked_id, tag,
+    bot_probability, browser_name, browser_major_version, browser_full_version, os, os_version,
+    device, user_agent, has_location, accuracy_radius, latitude, longitude, postal_code,
+    timezone, city_name, continent_code, continent_name, country_code, country_name,
+    subdivision_iso_codes, subdivision_names, ingested_at, kafka_topic, kafka_partition,
+    kafka_offset
+)
 SELECT
     '{TENANT}' AS tenant,
     concat(tier, toString(vk), '{_SUFFIX}') AS visitor_id,
