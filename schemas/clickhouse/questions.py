@@ -160,6 +160,15 @@ _HOURLY = Question(
     " FROM {db}.traffic_hourly WHERE tenant = %(tenant)s"
     " AND toDate(hour) BETWEEN toDate(%(start)s) AND toDate(%(end)s) GROUP BY hour ORDER BY hour",
 )
+_BOT_ASN = Question(
+    "bots_by_asn",
+    "Bot share by ASN (the networks bots come from)",
+    "SELECT asn, asn_name, visits, bots, round(100 * bots / visits, 2) AS bot_share FROM"
+    " (SELECT asn, max(asn_name) AS asn_name, uniq(request_id) AS visits,"
+    " uniqIf(request_id, bot != 'not_detected') AS bots"
+    f" FROM {_src('visitor_id, timestamp_ms, request_id, asn, asn_name, bot')} GROUP BY asn)"
+    " ORDER BY bots DESC, visits DESC, asn LIMIT 20",
+)
 _TOP = Question(
     "top_visitors",
     "Top visitors of the window",
@@ -222,6 +231,7 @@ QUESTIONS: Final = (
     _share("device"),
     _OS_TREND,
     _BOTS,
+    _BOT_ASN,
     _NEW,
     _HOURLY,
     _TOP,

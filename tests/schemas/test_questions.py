@@ -86,6 +86,19 @@ def test_fraud_signals_find_the_planted_visitors(
     assert {r[1] for r in _ask(db, "many_ips")} == {"v9"}
 
 
+def test_bot_share_by_asn_points_at_the_bots_network(
+    answered: tuple[Db, list[dict[str, Any]]],
+) -> None:
+    db, left = answered
+    rows = _ask(db, "bots_by_asn")
+    by_asn = {int(r[0]): (r[1], int(r[2]), int(r[3]), float(r[4])) for r in rows}
+    bot_visits = sum(1 for r in left if r["visitor_id"] == "v3")
+    assert by_asn[64500] == ("Hosting", bot_visits, bot_visits, 100.0)
+    assert rows[0][0] == 64500  # the most bots first
+    assert {k: v[2] for k, v in by_asn.items() if k != 64500} == {64496: 0, 64497: 0}
+    assert sum(v[1] for v in by_asn.values()) == len(left)
+
+
 def test_sessions_split_at_gaps_over_30_minutes(
     answered: tuple[Db, list[dict[str, Any]]],
 ) -> None:

@@ -72,6 +72,9 @@ def make_visits(seed: int = 5, n: int = 240) -> list[dict[str, Any]]:
                 "ip": f"10.9.0.{i % 250}" if visitor == "v9" else f"10.0.0.{visitor[1:]}",
                 # one account used from three browsers (account sharing)
                 "linked_id": "acct-1" if visitor in ("v1", "v2", "v7") else None,
+                # the bot v3 comes from a hosting network; the others from two ISPs
+                "asn": 64500 if visitor == "v3" else 64496 + int(visitor[1:]) % 2,
+                "asn_name": "Hosting" if visitor == "v3" else f"ISP {int(visitor[1:]) % 2}",
             }
         )
     return out
