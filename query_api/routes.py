@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from query_api import params, queries, render
+from query_api import page_rows, pages, params, queries, render
 from query_api.auth import authenticate
 from query_api.errors import ApiError, JSONResponse, Shape, bad_request, too_many_requests
 from query_api.errors import unavailable as unavailable_error
@@ -65,11 +65,12 @@ async def guarded(
 async def _page(
     services: Services, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[object, ...]], render.Summary]:
-    statement = queries.visit_page(services.layout, tenant, query)
-    rows = await run_in_threadpool(services.pool.run, statement)
-    if not rows:  # the summary side always yields a row; none means the query misbehaved
-        raise DatabaseError("page query returned no summary row")
-    return rows, render.summary(rows[0])
+    try:
+        return await run_in_threadpool(
+            pages.load, services.pool.run, services.layout, tenant, query
+        )
+    except page_rows.DamagedBody as exc:  # the query misbehaved, or a view of another version
+        raise DatabaseError(f"page: {exc}") from exc
 
 
 async def get_visits(request: Request) -> Response:
