@@ -56,7 +56,9 @@ async def guarded(
         return bad_request(str(exc)).response(shape)
     except ApiError as exc:
         return exc.response(shape)
-    except DatabaseError:
+    except (DatabaseError, page_rows.DamagedBody):
+        # A damaged body (visit_pages written by a view of another version) is the store's
+        # failure too, never the client's.
         services.metrics.db_errors.inc()
         log.exception("ClickHouse query failed")
         return unavailable_error().response(shape)
@@ -65,12 +67,7 @@ async def guarded(
 async def _page(
     services: Services, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[object, ...]], render.Summary]:
-    try:
-        return await run_in_threadpool(
-            pages.load, services.pool.run, services.layout, tenant, query
-        )
-    except page_rows.DamagedBody as exc:  # the query misbehaved, or a view of another version
-        raise DatabaseError(f"page: {exc}") from exc
+    return await run_in_threadpool(pages.load, services.pool.run, services.layout, tenant, query)
 
 
 async def get_visits(request: Request) -> Response:
