@@ -67,6 +67,8 @@ async def guarded(
 async def _page(
     services: Services, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[object, ...]], render.Summary]:
+    if services.coalescer is not None:
+        return await services.coalescer.page(tenant, query)
     return await run_in_threadpool(pages.load, services.pool.run, services.layout, tenant, query)
 
 
