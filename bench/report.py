@@ -245,8 +245,10 @@ def api_section(res: ApiResults) -> str:
         f"after a 5 s warm-up, median of {s.repeats} run(s); each request picks one of 20,000 "
         "prepared paths at random (60% small, 30% medium, 10% huge visitors; default 10-day, "
         "full 90-day or one-week windows; `limit` 10/50/100; a third page with `before`). "
-        "Server: one `python -m query_api` process (uvicorn, one event loop, Starlette's "
-        f"thread pool), ClickHouse client pool of {res.pool_size}, rate limit lifted. wrk, "
+        "Server: one `python -m query_api` process (uvicorn with httptools and uvloop, one "
+        f"event loop, Starlette's thread pool), ClickHouse client pool of {res.pool_size}, "
+        "first pages that wait for a client sent together (`query_api.coalesce`), pages "
+        "read from `visit_pages` (040), rate limit lifted. wrk, "
         "uvicorn and ClickHouse share the same 2 cores.",
         "",
         "| Run | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | non-2xx |",

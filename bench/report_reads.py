@@ -157,9 +157,12 @@ def _targets(res: ApiResults, below_errors: int) -> list[str]:
         f"- no error below capacity: {below_errors} — {_verdict(below_errors == 0)}",
         "",
         f"Why: 2 cores hold at most {reach:,.0f} req/s at {total:.1f} CPU ms per request "
-        "(less what wrk takes). ClickHouse 18.16 spends about as much on each table a "
-        "query opens as on the rows (the serial table above: the page's five single-table "
-        "reads against one): reaching 1,000 req/s on these 2 cores needs a page in about one "
-        "table read (the summary, erasure and updates folded into the page's own table), "
-        "API processes beside it (`vh api --workers 2`), or more cores.",
+        "(less what wrk takes). ClickHouse 18.16 spends about as much on each table a query "
+        "opens as on the rows it reads (the serial table above: the cheapest single-visitor "
+        "read alone costs more ClickHouse CPU than 1,000 req/s on 2 cores leave per request); "
+        "sending waiting pages together (`query_api.coalesce`) shares those opens among the "
+        "pages of one statement. What would reach 1,000 req/s: fewer tables per page (the "
+        "summaries and the erasure folded into one small-granule per-visitor table: -30% "
+        "measured by hand, bench/profiling.md), larger batches, API processes beside it "
+        "(`vh api --workers 2`), more cores, or a current ClickHouse server.",
     ]
