@@ -189,6 +189,9 @@ def _read_rows(ch: Client, database: str, since: int, tiers: api_data.Tiers) -> 
         " FROM system.query_log"
         " WHERE event_time >= toDateTime(%(since)s) AND type = 2"
         " AND query LIKE %(like)s AND query LIKE '%%visitor_summary_global%%'"
+        # One visitor's page each: a batch of waiting pages (query_api.coalesce) reads
+        # several visitors' rows in one query, which would say nothing of one visitor.
+        " AND query NOT LIKE '%%visitor_id IN%%'"
         " GROUP BY tier ORDER BY tier",
         {"since": since, "like": f"%{database}.visitor_summary%"},
     )

@@ -282,8 +282,9 @@ def api_section(res: ApiResults) -> str:
         "",
         *_api_cpu(res),
         "",
-        "Rows read per page query (`system.query_log.read_rows`, every query of the last run, "
-        "summary and visits sides together), by visitor tier:",
+        "Rows read per page query (`system.query_log.read_rows`, every one-visitor page query "
+        "of the last run, all its branches together; batches of waiting pages, which read "
+        "several visitors, left out), by visitor tier:",
         "",
         "| Tier | visits per visitor | queries | median rows read | p95 | max "
         "| median ms (server) |",
