@@ -21,6 +21,9 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+from schemas import visit
+from schemas.clickhouse.tables import VISITS
+
 DAY_MS: Final = 86_400_000
 SPAN_DAYS: Final = 90
 TENANT: Final = "bench"
@@ -82,6 +85,11 @@ _PLACES = [
 ]  # fmt: skip
 
 
+#: The addresses the visits come from (v4's IP range searches).
+PLACE_IPS: Final = tuple(str(p[0]) for p in _PLACES)
+_COLUMNS: Final = (*VISITS.columns[: VISITS.columns.index("kafka_offset") + 1], "ip_key")
+
+
 def _array(values: list[object]) -> str:
     def lit(v: object) -> str:
         if v is None:
@@ -98,7 +106,6 @@ def _array(values: list[object]) -> str:
 def insert_sql(database: str, rows: int, anchor_ms: int, *, millisecond_time: bool) -> str:
     """``INSERT ... SELECT`` of ``rows`` visits ending at ``anchor_ms`` (18.16 and current).
 
-    The columns are named: the ones added later (v4's, lineage) take their defaults.
     ``tier`` picks the visitor tier from the row number; ``vk`` the visitor within it; ``ts``
     a time in the 90 days before the anchor; ``u`` and ``p`` a user agent and a place.
     """
@@ -110,16 +117,14 @@ def insert_sql(database: str, rows: int, anchor_ms: int, *, millisecond_time: bo
     def place(i: int) -> str:
         return f"{_array([p[i] for p in _PLACES])}[p + 1]"
 
+    def ip_key() -> str:
+        return f"{_array([visit.ip_key(str(p[0])) for p in _PLACES])}[p + 1]"
+
     time_expr = "ts" if millisecond_time else "toDateTime(intDiv(ts, 1000))"
+    # Named columns: the v4 ones (012) the list leaves out take their defaults, except
+    # ip_key, the worker's (v4's IP range searches read it).
     return f"""
-INSERT INTO {database}.visits (
-    tenant, visitor_id, timestamp_ms, request_id, time, url, ip, incognito, linked_id, tag,
-    bot_probability, browser_name, browser_major_version, browser_full_version, os, os_version,
-    device, user_agent, has_location, accuracy_radius, latitude, longitude, postal_code,
-    timezone, city_name, continent_code, continent_name, country_code, country_name,
-    subdivision_iso_codes, subdivision_names, ingested_at, kafka_topic, kafka_partition,
-    kafka_offset
-)
+INSERT INTO {database}.visits ({", ".join(_COLUMNS)})
 SELECT
     '{TENANT}' AS tenant,
     concat(tier, toString(vk), '{_SUFFIX}') AS visitor_id,
@@ -156,7 +161,8 @@ SELECT
     toDateTime(intDiv({anchor_ms}, 1000)) AS ingested_at,
     'bench' AS kafka_topic,
     toUInt32(number % 12) AS kafka_partition,
-    number AS kafka_offset
+    number AS kafka_offset,
+    {ip_key()} AS ip_key
 FROM
 (
     SELECT
@@ -208,8 +214,9 @@ def request_mix(rows: int, anchor_ms: int, count: int, seed: int = 11) -> list[R
     return out
 
 
-def wrk_script(paths_file: str, token: str, think_ms: float = 0.0) -> str:
+def wrk_script(paths_file: str, token: str, think_ms: float = 0.0, *, bearer: bool = False) -> str:
     """wrk Lua: each request takes a random line of ``paths_file``; ``done`` prints JSON.
+    ``bearer``: the token as v4 takes it (``Authorization: Bearer``), else v3's header.
 
     ``think_ms`` > 0: each connection waits a uniform random 0..2x``think_ms`` before each
     request (wrk's ``delay``), so N connections offer about N / think requests per second.
@@ -219,22 +226,39 @@ def wrk_script(paths_file: str, token: str, think_ms: float = 0.0) -> str:
         if think_ms > 0
         else ""
     )
+    header = (
+        f'wrk.headers["Authorization"] = "Bearer {token}"'
+        if bearer
+        else (f'wrk.headers["Auth-Token"] = "{token}"')
+    )
     return f"""
 local paths = {{}}
 for line in io.lines("{paths_file}") do paths[#paths + 1] = line end
-wrk.headers["Auth-Token"] = "{token}"
+{header}
 math.randomseed(os.time())
 
 request = function()
   return wrk.format("GET", paths[math.random(#paths)])
 end
 {delay}
-done = function(summary, latency, requests)
+{_DONE}"""
+
+
+def constant_script() -> str:
+    """wrk Lua for GET /health, a route that answers a constant: the API's own floor."""
+    return f"""
+request = function()
+  return wrk.format("GET", "/health")
+end
+{_DONE}"""
+
+
+_DONE: Final = """done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'WRK_JSON {{"requests": %d, "duration_us": %d, "non2xx": %d, "connect": %d, ' ..
+    'WRK_JSON {"requests": %d, "duration_us": %d, "non2xx": %d, "connect": %d, ' ..
     '"read": %d, "write": %d, "timeout": %d, "p50_us": %d, "p95_us": %d, ' ..
-    '"p99_us": %d, "max_us": %d, "mean_us": %.1f}}\\n',
+    '"p99_us": %d, "max_us": %d, "mean_us": %.1f}\\n',
     summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
     latency.mean))

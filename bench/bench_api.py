@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 
 from clickhouse_driver import Client
 
-from bench import api_data, cpu
+from bench import api_data, bench_v4, cpu
 from bench.rss import Curve, Sampler
 from query_api import params, queries, tokens
 from schemas.clickhouse import migrations
@@ -49,6 +49,10 @@ class Settings:
     threads: int = 2
     #: The paced run offers this share of the measured saturation req/s (same connections).
     paced_fraction: float = 0.5
+    #: The latency-throughput curve: paced runs offering these shares of the saturation req/s.
+    curve: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0)
+    #: Seconds of each paced, floor and v4 run.
+    paced_seconds: int = 10
 
 
 FULL = Settings(rows=20_000_000, seconds=20, repeats=3)
@@ -69,6 +73,9 @@ class LoadRun:
     max: float
     #: CPU cores (CPU seconds per second) of the API, ClickHouse and the machine meanwhile.
     cores: dict[str, float] = field(default_factory=dict)
+    #: wrk's socket errors by kind (connect, read, write, timeout: no answer within 5 s).
+    kinds: dict[str, int] = field(default_factory=dict)
+    connections: int = 0
 
     @property
     def rps(self) -> float:
@@ -108,6 +115,16 @@ class ApiResults:
     probe_requests: int = 0
     #: {columns read: median ms} of one visitor's newest page, serially (cost per column).
     column_cost: dict[int, float] = field(default_factory=dict)
+    #: (share of capacity offered, req/s offered, the run): the latency-throughput curve.
+    curve: list[tuple[float, float, LoadRun]] = field(default_factory=list)
+    #: The API's own floor: a constant route (/health) under the same closed-loop load.
+    floor_api: LoadRun | None = None
+    #: {statement: (median client ms, median ClickHouse CPU ms), serially}: the cheapest
+    #: single-visitor read ClickHouse can do (one column by primary key), today's page
+    #: statement, and the one before #15.
+    serial_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: {v4 search: closed-loop run}.
+    v4: dict[str, LoadRun] = field(default_factory=dict)
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in self.runs) if self.runs else 0.0
@@ -129,9 +146,13 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0)
 
 
 def _wrk(
-    script: Path, settings: Settings, seconds: int, cpu_of: dict[str, int] | None = None
+    script: Path,
+    settings: Settings,
+    seconds: int,
+    cpu_of: dict[str, int] | None = None,
+    connections: int | None = None,
 ) -> LoadRun:
-    connections = settings.connections
+    connections = connections or settings.connections
     threads = min(settings.threads, connections)
     window = cpu.CpuWindow({k: [v] for k, v in (cpu_of or {}).items()})
     window.start()
@@ -153,6 +174,8 @@ def _wrk(
         p99=d["p99_us"] / 1000,
         max=d["max_us"] / 1000,
         cores=window.cores or {},
+        kinds={k: int(d[k]) for k in ("connect", "read", "write", "timeout")},
+        connections=connections,
     )
 
 
@@ -165,7 +188,10 @@ def _read_rows(ch: Client, database: str, since: int, tiers: api_data.Tiers) -> 
         " quantileExact(0.5)(query_duration_ms)"
         " FROM system.query_log"
         " WHERE event_time >= toDateTime(%(since)s) AND type = 2"
-        " AND query LIKE %(like)s AND query LIKE '%%ALL LEFT JOIN%%'"
+        " AND query LIKE %(like)s AND query LIKE '%%visitor_summary_global%%'"
+        # One visitor's page each: a batch of waiting pages (query_api.coalesce) reads
+        # several visitors' rows in one query, which would say nothing of one visitor.
+        " AND query NOT LIKE '%%visitor_id IN%%'"
         " GROUP BY tier ORDER BY tier",
         {"since": since, "like": f"%{database}.visitor_summary%"},
     )
@@ -257,20 +283,42 @@ def run(
                     )
             # Below saturation: the same clients, each waiting a random think time between
             # requests, so together they offer a set share of what the server sustained.
-            results.paced_offered_rps = settings.paced_fraction * results.median("rps")
-            think_ms = settings.connections / max(results.paced_offered_rps, 1.0) * 1000
-            paced = var / f"bench-{run_id}-paced.lua"
-            paced.write_text(api_data.wrk_script(str(paths), secret, think_ms), encoding="utf-8")
-            progress(
-                f"paced load: {settings.connections} clients offering"
-                f" ~{results.paced_offered_rps:,.0f} req/s"
-            )
-            results.paced = _wrk(paced, settings, settings.seconds, cpu_of)
+            capacity = results.median("rps")
+            for share in settings.curve:
+                offered = share * capacity
+                # Few enough clients that each waits under 2 s on average (at most 4 s):
+                # uvicorn closes a connection idle for 5 s (its keep-alive timeout), which
+                # wrk counts as a read error on the next request (#15's unexplained errors
+                # of the paced run: 64 clients at 18 req/s each waited 0-7 s).
+                clients = max(1, min(settings.connections, int(offered * 2)))
+                think_ms = clients / max(offered, 1.0) * 1000
+                paced = var / f"bench-{run_id}-paced.lua"
+                paced.write_text(
+                    api_data.wrk_script(str(paths), secret, think_ms), encoding="utf-8"
+                )
+                load = _wrk(paced, settings, settings.paced_seconds, cpu_of, clients)
+                results.curve.append((share, offered, load))
+                progress(
+                    f"paced {share:.0%} (~{offered:,.0f} req/s offered): {load.rps:,.0f} req/s,"
+                    f" p50 {load.p50:.1f} ms, p99 {load.p99:.1f} ms, {load.kinds}"
+                    f" {load.non2xx} non-2xx"
+                )
+                if share == settings.paced_fraction:
+                    results.paced, results.paced_offered_rps = load, offered
+            floor = var / f"bench-{run_id}-floor.lua"
+            floor.write_text(api_data.constant_script(), encoding="utf-8")
+            results.floor_api = _wrk(floor, settings, settings.paced_seconds, cpu_of)
+            progress(f"API floor (/health): {results.floor_api.rps:,.0f} req/s")
+            results.v4 = bench_v4.run(
+                var, run_id, secret, settings.rows, anchor,
+                lambda script: _wrk(script, settings, settings.paced_seconds, cpu_of), progress,
+            )  # fmt: skip
             results.memory = list(sampler.curves.values())
         api.send_signal(signal.SIGTERM)
         api.wait(timeout=20)
         progress("cost per column read: one page, 2 vs all columns")
         results.column_cost = probe_column_cost(ch, database)
+        results.serial_ms = bench_v4.serial_reads(ch, database, anchor)
         _scaling(ch, database, settings.rows, anchor, results, progress)
     finally:
         if api is not None and api.poll() is None:
@@ -389,7 +437,7 @@ def _merge(ch: Client, database: str, progress: Callable[[str], None]) -> float:
     granule to every page read. Measuring the latter would price a transient state.
     """
     start = time.perf_counter()
-    for table in ("visits", "visitor_summary", "visitor_summary_global"):
+    for table in ("visits", "visitor_summary", "visitor_summary_global", "visit_pages"):
         progress(f"merging {table} (OPTIMIZE FINAL)")
         ch.execute(f"OPTIMIZE TABLE {database}.{table} FINAL")
     return time.perf_counter() - start

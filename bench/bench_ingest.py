@@ -262,6 +262,14 @@ def run(
             ("noenrich", lambda: _workers(env, results, 1, "noenrich", total, status, off)),
             ("workers1", lambda: _workers(env, results, 1, "workers1", total, status)),
             ("workers2", lambda: _workers(env, results, 2, "workers2", total, status)),
+            (
+                "before15",
+                lambda: _without_view(
+                    env,
+                    "visit_pages_mv",
+                    lambda: _workers(env, results, 1, "before15", total, status),
+                ),
+            ),
             ("naive", lambda: run_baseline(env, results, "naive", settings.naive_events)),
         ]
         for variant, measure in plan:
@@ -296,6 +304,16 @@ def _workers(
     )
     results.memory.setdefault(variant, []).extend(curves)
     return measured
+
+
+def _without_view(env: Env, view: str, measure: Callable[[], Run]) -> Run:
+    """``measure`` with a materialized view detached: the ingestion before it existed (#15's
+    visit_pages view, 040), in the same run and database as the others."""
+    env.ch.execute(f"DETACH TABLE {env.database}.{view}")
+    try:
+        return measure()
+    finally:
+        env.ch.execute(f"ATTACH TABLE {env.database}.{view}")
 
 
 def cleanup(env: Env) -> None:

@@ -32,7 +32,10 @@ def machine_busy_seconds() -> float:
 
 
 def service_pids(var_dir: Path) -> dict[str, int]:
-    """The local stack's Kafka and ClickHouse pids from their pid files (missing: left out)."""
+    """The local stack's Kafka and ClickHouse pids from their pid files (missing: left out).
+    ``var_dir``: where this checkout keeps its own; ``VH_VAR_DIR`` (the stack's, as
+    ``deploy.local`` reads it) wins when set, since the stack may run from another tree."""
+    var_dir = Path(os.environ.get("VH_VAR_DIR") or var_dir)
     out = {}
     for label, pid_file in (
         ("ClickHouse", var_dir / "clickhouse" / "clickhouse.pid"),

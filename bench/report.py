@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import bench_cluster, bench_enrich
+from bench import bench_cluster, bench_enrich, report_reads
 from bench.bench_api import ApiResults
 from bench.bench_ingest import IngestResults
 from bench.rss import Curve
@@ -21,7 +21,8 @@ from ingest.config import IngestConfig
 HERE = Path(__file__).resolve().parent
 PROFILING = HERE / "profiling.md"
 _PACKAGES = (
-    "kafka-python", "crc32c", "clickhouse-driver", "msgspec", "starlette", "uvicorn",
+    "kafka-python", "crc32c", "clickhouse-driver", "msgspec", "starlette", "uvicorn", "httptools",
+    "uvloop",
     "maxminddb", "ua-parser-rs",
 )  # fmt: skip
 
@@ -128,6 +129,11 @@ def ingest_section(res: IngestResults) -> str:
         row("Worker, 1 process", "workers1", "1.00"),
         row("Worker, 2 processes (one group)", "workers2", f"{div(two, one):.2f}x of 1 process"),
         row(
+            "(d) worker, 1 process, without the visit_pages view (before #15)",
+            "before15",
+            f"1 process = {div(one, med('before15')):.2f} of (d)",
+        ),
+        row(
             "(a) worker, enrichment off",
             "noenrich",
             f"1 process = {div(one, noenrich):.2f} of (a)",
@@ -149,6 +155,8 @@ def ingest_section(res: IngestResults) -> str:
         f"- 1 process ≥ 10x (b): {div(one, naive):.1f}x — {verdict(div(one, naive) >= 10)}",
         f"- 2 processes ≥ 1.6x 1 process: {div(two, one):.2f}x — {verdict(div(two, one) >= 1.6)}",
         f"- fraction of (c), the client's ceiling: {div(one, bare):.2f} (reported, no target)",
+        f"- 1 process within 10% of (d), before #15's view: {div(one, med('before15')):.2f} — "
+        f"{verdict(div(one, med('before15')) >= 0.9)}",
         "",
         "(a) is `vh worker` with `VH_ENRICH=off`: the same worker with "
         "`ingest.processor.NoEnrichment` in place of the enricher (rows keep the raw fields; "
@@ -200,7 +208,10 @@ def _cpu_table(res: IngestResults) -> list[str]:
     """Median cores used per process group during the worker runs (the 2-core budget)."""
     labels = ("workers", "ClickHouse", "Kafka", "other", "machine")
     rows = []
-    for key, name in (("workers1", "1 worker"), ("workers2", "2 workers"), ("noenrich", "(a)")):
+    for key, name in (
+        ("workers1", "1 worker"), ("workers2", "2 workers"), ("noenrich", "(a)"),
+        ("before15", "(d)"),
+    ):  # fmt: skip
         runs = [r.cores for r in res.runs.get(key, []) if r.cores]
         if runs:
             cells = [statistics.median(c.get(label, 0.0) for c in runs) for label in labels]
@@ -234,8 +245,10 @@ def api_section(res: ApiResults) -> str:
         f"after a 5 s warm-up, median of {s.repeats} run(s); each request picks one of 20,000 "
         "prepared paths at random (60% small, 30% medium, 10% huge visitors; default 10-day, "
         "full 90-day or one-week windows; `limit` 10/50/100; a third page with `before`). "
-        "Server: one `python -m query_api` process (uvicorn, one event loop, Starlette's "
-        f"thread pool), ClickHouse client pool of {res.pool_size}, rate limit lifted. wrk, "
+        "Server: one `python -m query_api` process (uvicorn with httptools and uvloop, one "
+        f"event loop, Starlette's thread pool), ClickHouse client pool of {res.pool_size}, "
+        "first pages that wait for a client sent together (`query_api.coalesce`), pages "
+        "read from `visit_pages` (040), rate limit lifted. wrk, "
         "uvicorn and ClickHouse share the same 2 cores.",
         "",
         "| Run | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | non-2xx |",
@@ -255,7 +268,7 @@ def api_section(res: ApiResults) -> str:
     if res.paced is not None:
         pr = res.paced
         lines.append(
-            f"| {s.connections} clients paced to ~{res.paced_offered_rps:,.0f} req/s "
+            f"| {pr.connections} clients paced to ~{res.paced_offered_rps:,.0f} req/s "
             f"({s.paced_fraction:.0%} of the median) | {pr.rps:,.0f} | {pr.p50:.1f} "
             f"| {pr.p95:.1f} | {pr.p99:.1f} | {pr.max:.0f} | {pr.errors} | {pr.non2xx} |"
         )
@@ -263,14 +276,15 @@ def api_section(res: ApiResults) -> str:
         "",
         "Runs 1-3 are closed-loop: each client sends its next request as soon as the last "
         "answer arrives, so once the server saturates, latency is clients / throughput by "
-        "construction (Little's law). The paced run keeps the 64 clients but has each wait a "
+        "construction (Little's law). The paced run (50% below) has its clients wait a "
         "random think time between requests, offering a set share of the measured "
         "throughput: the latency an application sees when the service is not overloaded.",
         "",
         *_api_cpu(res),
         "",
-        "Rows read per page query (`system.query_log.read_rows`, every query of the last run, "
-        "summary and visits sides together), by visitor tier:",
+        "Rows read per page query (`system.query_log.read_rows`, every one-visitor page query "
+        "of the last run, all its branches together; batches of waiting pages, which read "
+        "several visitors, left out), by visitor tier:",
         "",
         "| Tier | visits per visitor | queries | median rows read | p95 | max "
         "| median ms (server) |",
@@ -301,6 +315,8 @@ def api_section(res: ApiResults) -> str:
         f"is {ratio:.3%} of the table; on a 10x larger table small visitors read "
         f"{grows[0]:.2f}x the rows, huge visitors (10x the visits) {grows[1]:.2f}x — "
         f"{verdict(ratio < 0.01 and grows[0] < 2)}",
+        "",
+        report_reads.section(res),
     ]
     return "\n".join(lines) + "\n"
 

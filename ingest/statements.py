@@ -14,7 +14,7 @@ from typing import Final
 
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import Statement
-from schemas.clickhouse.tables import ERASURES, EVENT_INDEX, VISITOR_SUMMARY, VISITS
+from schemas.clickhouse.tables import ERASURES, EVENT_INDEX, VISIT_PAGES, VISITOR_SUMMARY, VISITS
 
 
 def insert_visits(layout: Layout) -> str:
@@ -94,6 +94,7 @@ def _storage_name(layout: Layout, table: str) -> str:
 RETAINED: Final = {
     VISITS.name: "toDateTime(time)",
     EVENT_INDEX.name: "toDateTime(intDiv(timestamp_ms, 1000))",
+    VISIT_PAGES.name: "toDateTime(time)",  # the API's copy of the visits (040)
 }
 
 

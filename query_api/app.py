@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 import schemas
 from query_api import routes
+from query_api.coalesce import Coalescer
 from query_api.config import ApiConfig
 from query_api.errors import JSONResponse
 from query_api.metrics import Metrics, ObserveMiddleware
@@ -95,6 +96,9 @@ def create_app(
             openapi=OPENAPI_PATH.read_bytes(),
             openapi_v4=OPENAPI_V4_PATH.read_bytes(),
             now_ms=now_ms,
+        )
+        services.coalescer = Coalescer(
+            services.pool.run, config.clickhouse.layout, config.pool_size
         )
         metrics.watch_tokens(services.tokens.age)
         # The first load happens in the background too: if ClickHouse is down at start the

@@ -19,7 +19,8 @@ from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import Statement
 from schemas.clickhouse.tables import REQUEST_INDEX
 
-__all__ = ["PING", "Statement", "erase", "locate_request", "visit_page", "visitor_state"]
+__all__ = ["PING", "Statement", "erase", "locate_request", "page_conditions", "tables",
+           "visit_page", "visitor_state"]  # fmt: skip
 
 #: Columns of a visit row, in the order :mod:`query_api.render` reads them.
 VISIT_COLUMNS: Final = (
@@ -164,31 +165,20 @@ def _paging(query: VisitQuery, params: dict[str, Any]) -> tuple[list[str], list[
     return resume, ahead
 
 
-def _tables(sql: str, layout: Layout) -> str:
+def tables(sql: str, layout: Layout) -> str:
     """``{db}.<table>`` placeholders as the tables a visitor's shard stores (on one server,
     the tables themselves): every per-visitor read runs on the visitor's shard."""
     return _TABLE.sub(lambda m: layout.storage(m.group(1)), sql)
 
 
-def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
-    """Summary plus one page of a visitor's visits, newest first, ``limit + 1`` rows at most.
-
-    The extra row only says that more remain. Each result row is SUMMARY_COLUMNS followed by
-    VISIT_COLUMNS; a lone row with an empty request_id means "no visit in this page".
-
-    A requestId is one event even when it was stored twice with different timestamps (the
-    sort key holds timestamp_ms, so such copies never collapse): every page shows it once,
-    as its newest copy in the window. LIMIT 1 BY does that within a page. A page that
-    continues a walk also leaves out every requestId with a copy ahead of it (in the window,
-    passing the same filters), which its earlier pages showed already, or left out as not
-    its newest. That IN-subquery (18.16 allows one JOIN per SELECT) reads the visitor's
-    rows from the page's position up to ``to`` a second time; first pages, most requests,
-    need none of it and get none.
-    """
-    filters = []
+def page_conditions(query: VisitQuery) -> tuple[dict[str, Any], list[str], list[str], list[str]]:
+    """What a page of ``query`` binds and tests: (params, conditions on the stored rows,
+    conditions on the effective ones (after updates), partition bounds). The stored-row
+    conditions name ``{db}.visits``; they hold as written on ``visit_pages`` too (same sort
+    key, same ``time``). Pure."""
+    filters: list[str] = []
     bounds, month_params = partition_bounds(query.from_ms, query.to_ms)
     params: dict[str, Any] = {
-        "tenant": tenant,
         "visitor": query.visitor_id,
         "from": query.from_ms,
         "to": query.to_ms,
@@ -224,6 +214,26 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
             f" AND ({' OR '.join(ahead)}))"
         )
     filters += resume
+    return params, filters, effective, bounds
+
+
+def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
+    """Summary plus one page of a visitor's visits, newest first, ``limit + 1`` rows at most.
+
+    The extra row only says that more remain. Each result row is SUMMARY_COLUMNS followed by
+    VISIT_COLUMNS; a lone row with an empty request_id means "no visit in this page".
+
+    A requestId is one event even when it was stored twice with different timestamps (the
+    sort key holds timestamp_ms, so such copies never collapse): every page shows it once,
+    as its newest copy in the window. LIMIT 1 BY does that within a page. A page that
+    continues a walk also leaves out every requestId with a copy ahead of it (in the window,
+    passing the same filters), which its earlier pages showed already, or left out as not
+    its newest. That IN-subquery (18.16 allows one JOIN per SELECT) reads the visitor's
+    rows from the page's position up to ``to`` a second time; first pages, most requests,
+    need none of it and get none.
+    """
+    params, filters, effective, bounds = page_conditions(query)
+    params["tenant"] = tenant
     key_found = (
         "(SELECT count() FROM {db}.visits WHERE tenant = %(tenant)s"
         " AND visitor_id = %(visitor)s AND request_id = %(key)s)"
@@ -242,7 +252,7 @@ def visit_page(layout: Layout, tenant: str, query: VisitQuery) -> Statement:
         partition_bounds="".join("\n            AND " + b for b in bounds),
         db="{db}",
     )
-    return Statement(_tables(sql, layout), params, visitor=query.visitor_id)
+    return Statement(tables(sql, layout), params, visitor=query.visitor_id)
 
 
 def locate_request(layout: Layout, tenant: str, request_id: str) -> Statement:
@@ -263,7 +273,7 @@ def visitor_state(layout: Layout, tenant: str, visitor_id: str) -> Statement:
         " FROM {db}.visitor_summary WHERE tenant = %(tenant)s AND visitor_id = %(visitor)s"
     )
     return Statement(
-        _tables(sql, layout), {"tenant": tenant, "visitor": visitor_id}, visitor=visitor_id
+        tables(sql, layout), {"tenant": tenant, "visitor": visitor_id}, visitor=visitor_id
     )
 
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from query_api import params, queries, render
+from query_api import page_rows, pages, params, queries, render
 from query_api.auth import authenticate
 from query_api.errors import ApiError, JSONResponse, Shape, bad_request, too_many_requests
 from query_api.errors import unavailable as unavailable_error
@@ -56,7 +56,9 @@ async def guarded(
         return bad_request(str(exc)).response(shape)
     except ApiError as exc:
         return exc.response(shape)
-    except DatabaseError:
+    except (DatabaseError, page_rows.DamagedBody):
+        # A damaged body (visit_pages written by a view of another version) is the store's
+        # failure too, never the client's.
         services.metrics.db_errors.inc()
         log.exception("ClickHouse query failed")
         return unavailable_error().response(shape)
@@ -65,11 +67,9 @@ async def guarded(
 async def _page(
     services: Services, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[object, ...]], render.Summary]:
-    statement = queries.visit_page(services.layout, tenant, query)
-    rows = await run_in_threadpool(services.pool.run, statement)
-    if not rows:  # the summary side always yields a row; none means the query misbehaved
-        raise DatabaseError("page query returned no summary row")
-    return rows, render.summary(rows[0])
+    if services.coalescer is not None:
+        return await services.coalescer.page(tenant, query)
+    return await run_in_threadpool(pages.load, services.pool.run, services.layout, tenant, query)
 
 
 async def get_visits(request: Request) -> Response:

@@ -34,6 +34,10 @@ def serve(config: ApiConfig, workers: int = 1) -> None:
         port=config.port,
         factory=workers > 1,
         workers=workers if workers > 1 else None,
+        # Declared dependencies, named so a missing one fails at start instead of silently
+        # serving at h11 + asyncio speed (a constant route: 1.6x fewer req/s, issue 15).
+        http="httptools",
+        loop="uvloop",
         access_log=False,  # ours is JSON and never includes the query string (tokens)
         log_config=None,
         proxy_headers=True,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from query_api.coalesce import Coalescer
 from query_api.config import ApiConfig
 from query_api.metrics import Metrics
 from query_api.pool import ClientPool
@@ -30,6 +31,8 @@ class Services:
     openapi: bytes
     openapi_v4: bytes
     now_ms: Callable[[], int] = field(default=wall_clock_ms)
+    #: Batches first pages that wait for ClickHouse together; None: each page alone.
+    coalescer: Coalescer | None = None
 
     @property
     def layout(self) -> Layout:

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from query_api import page_rows
 from query_api import queries as v3_queries
 from query_api.errors import ApiError
 from query_api.v4 import params, queries, render
@@ -37,7 +38,8 @@ def _stored(
 ) -> dict[tuple[str, str], Any]:
     if not found:
         return {}
-    return render.newest_rows(run(queries.visit_rows(layout, tenant, found)))
+    stored = run(queries.visit_rows(layout, tenant, found))
+    return render.newest_rows([(v, r, ts, *page_rows.decode(body)) for v, r, ts, body in stored])
 
 
 def load(run: Run, layout: Layout, tenant: str, found: Sequence[Event]) -> list[dict[str, Any]]:

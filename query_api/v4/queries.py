@@ -19,7 +19,7 @@ from query_api.queries import VISIT_COLUMNS
 from query_api.v4.params import Search
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import SYNC_DISTRIBUTED, Statement
-from schemas.clickhouse.tables import ERASURES, EVENT_INDEX, EVENT_UPDATES, VISITS
+from schemas.clickhouse.tables import ERASURES, EVENT_INDEX, EVENT_UPDATES, VISIT_PAGES, VISITS
 
 #: What v4 reads of a visit beyond v3's columns, in the order :mod:`query_api.v4.render`
 #: reads them.
@@ -177,14 +177,17 @@ def total_hits(layout: Layout, tenant: str, search: Search, cap: int) -> Stateme
 
 
 def visit_rows(layout: Layout, tenant: str, events: Sequence[tuple[str, str, int]]) -> Statement:
-    """The stored rows (ROW_COLUMNS) of these (visitor, request, time) events; copies of one
-    event may come back more than once (the caller keeps one)."""
+    """(visitor_id, request_id, timestamp_ms, body) of the stored copies of these (visitor,
+    request, time) events, read from ``visit_pages`` (040: the key and one body column
+    instead of the 37 ROW_COLUMNS of visits; ``page_rows.decode`` gives the rest); copies of
+    one event may come back more than once (the caller keeps one)."""
     times = [ts for _, _, ts in events]
     erased = _ERASED_MAP.format(
         erasures=layout.qualified(ERASURES.name), erased_visitor=" AND visitor_id IN %(visitors)s"
     )
     return Statement(
-        erased + f"SELECT {', '.join(ROW_COLUMNS)} FROM {layout.qualified(VISITS.name)}"
+        erased + "SELECT visitor_id, request_id, timestamp_ms, body"
+        f" FROM {layout.qualified(VISIT_PAGES.name)}"
         f" WHERE {_NOT_ERASED} AND tenant = %(tenant)s AND visitor_id IN %(visitors)s"
         " AND request_id IN %(requests)s"
         " AND timestamp_ms >= %(low)s AND timestamp_ms <= %(high)s"

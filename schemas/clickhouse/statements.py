@@ -21,6 +21,7 @@ from schemas.clickhouse.tables import (
     EVENT_INDEX,
     EVENT_UPDATES,
     REQUEST_INDEX,
+    VISIT_PAGES,
     VISITOR_SUMMARY,
     VISITS,
 )
@@ -70,6 +71,9 @@ def delete_erased(
 
     return [
         Statement(f"{alter(VISITS.name)} AND timestamp_ms <= %(at)s", p, visitor=visitor_id),
+        # The API's copy of the same visits (040_visit_pages.sql); reads hide them at once
+        # (the erasures row), this reclaims them like the visits.
+        Statement(f"{alter(VISIT_PAGES.name)} AND timestamp_ms <= %(at)s", p, visitor=visitor_id),
         Statement(alter(VISITOR_SUMMARY.name), p, visitor=visitor_id),
         # An aggregate state cannot lose single visits: rebuild it from what survives (visits
         # after the erasure, e.g. from a collector whose clock runs ahead). The mutation above

@@ -113,6 +113,13 @@ EVENT_UPDATES: Final = Table(
     ),
     "sharded",
 )  # fmt: skip
+#: GET /visitors' read path (040_visit_pages.sql): each visit's sort key and one ``body``
+#: column with what the API renders, kept from visits by a view; sharded like its visits.
+VISIT_PAGES: Final = Table(
+    "visit_pages",
+    ("tenant", "visitor_id", "timestamp_ms", "request_id", "time", "body", "ingested_at"),
+    "sharded",
+)
 SCHEMA_MIGRATIONS: Final = Table(
     "schema_migrations", ("version", "name", "checksum", "applied_at"), "everywhere"
 )
@@ -139,6 +146,7 @@ TABLES: Final = (
     REQUEST_INDEX,
     EVENT_INDEX,
     EVENT_UPDATES,
+    VISIT_PAGES,
     SCHEMA_MIGRATIONS,
     TRAFFIC_DAILY,
     TRAFFIC_HOURLY,

@@ -98,7 +98,7 @@ def test_ingest_section_ratios_and_targets() -> None:
 def test_api_and_memory_sections() -> None:
     api = ApiResults(ApiSettings(1_000_000, 10, 1), visitors=75_000)
     api.runs = [LoadRun(1000, 10.0, 0, 0, 5.0, 9.0, 30.0, 40.0, {"API": 0.3, "ClickHouse": 1.5})]
-    api.paced = LoadRun(500, 10.0, 0, 0, 4.0, 6.0, 8.0, 12.0)
+    api.paced = LoadRun(500, 10.0, 0, 0, 4.0, 6.0, 8.0, 12.0, connections=64)
     api.paced_offered_rps = 50.0
     api.column_cost = {2: 3.0, 28: 9.5}
     api.read_rows = [ReadRows("small", 10, 13.0, 2048.0, 4096.0, 4096, 3.0)]
@@ -132,3 +132,29 @@ def test_soak_minute_peaks_slope_and_verdicts() -> None:
     assert round(grown.slope(), 1) == 10.0  # 10 MiB per minute
     assert grown.slope_error() < 0.1 and res.slope_error() == 0.0
     assert "**missed**" in soak.render(report.Machine.probe("18.16.1"), grown)
+
+
+def test_the_curve_errors_floors_and_targets_of_issue_15() -> None:
+    api = ApiResults(ApiSettings(1_000_000, 10, 1))
+    cores = {"API": 0.3, "ClickHouse": 1.5}
+    api.runs = [LoadRun(1000, 10.0, 3, 0, 5.0, 9.0, 30.0, 40.0, cores, {"timeout": 3})]
+    half = LoadRun(500, 10.0, 0, 0, 4.0, 6.0, 8.0, 12.0, connections=64)
+    full = LoadRun(900, 10.0, 2, 1, 4.0, 6.0, 80.0, 120.0, kinds={"read": 2}, connections=64)
+    api.curve = [(0.5, 50.0, half), (1.0, 100.0, full)]
+    api.floor_api = LoadRun(20_000, 10.0, 0, 0, 1.0, 2.0, 3.0, 4.0, {"API": 0.9})
+    api.serial_ms = {"one column by primary key (visit_pages)": (4.0, 2.0), "page": (9.0, 10.0)}
+    api.v4 = {"visitor_id": LoadRun(300, 10.0, 0, 0, 9.0, 9.0, 50.0, 60.0, cores)}
+    text = report.api_section(api)
+    assert "| 50% | 64 | 50 | 50 | 4.0 | 8.0 | 12 | 0; 0 non-2xx |" in text
+    assert "| 100% | 64 | 100 | 90 | 4.0 | 80.0 | 120 | 2 read; 1 non-2xx |" in text
+    # 3 timeouts closed-loop, 2 read errors and a non-2xx at capacity; none below it.
+    assert "Errors in every v3 run (closed-loop and paced): 6." in text
+    assert "Below capacity (shares under 100%): 0. Every error came at or above" in text
+    assert "2,000 req/s, p99 3.0 ms, API CPU 0.45 ms per request" in text
+    assert "GET /visitors reached 0.05 of it" in text
+    assert "| page | 9.00 | 10.00 | 5.0x |" in text
+    assert "| visitor_id | 30 | 9.0 | 50.0 | 0; 0 non-2xx | 60.0 |" in text
+    assert "GET /visitors ≥ 1,000 req/s: 100 — **missed**" in text
+    assert "API + ClickHouse CPU ≤ 2 ms per request: 18.0 ms" in text
+    assert "p99 ≤ 50 ms at 50% of capacity: 8.0 ms — met" in text
+    assert "no error below capacity: 0 — met" in text

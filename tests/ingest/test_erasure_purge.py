@@ -10,7 +10,7 @@ from typing import Any
 
 from ingest.config import IngestConfig
 from ingest.erasures import FIRST_LOAD_CHECK_MS, ErasureView
-from query_api import queries, render
+from query_api import pages, queries, render
 from query_api.params import MAX_MS, VisitQuery
 from schemas.clickhouse.layout import Layout
 from tests.support.ingest import RunningWorker, produce, raw_event, request_ids, wait_until
@@ -97,6 +97,12 @@ def test_visits_stored_after_an_erasure_are_purged_and_the_summary_stays_true(
         f"SELECT request_id FROM {db}.request_index WHERE visitor_id = 'gone'"
     )
     assert index == []
+    copies = ch_client.execute(
+        f"SELECT request_id FROM {db}.visit_pages WHERE visitor_id = 'gone'"
+        " AND timestamp_ms <= %(at)s",
+        {"at": erased_at},
+    )
+    assert copies == []  # the page read path's copy (040) is purged with the visits
 
     # The visitor comes back: its history starts again, with a first-seen of its own.
     produce(boot, topic, [raw_event("back", visitor="gone", timestamp=erased_at + 5_000)])
@@ -105,5 +111,11 @@ def test_visits_stored_after_an_erasure_are_purged_and_the_summary_stays_true(
     statement = queries.visit_page(Layout(db), "acme", VisitQuery("gone", 0, MAX_MS, 10))
     rows = ch_client.execute(statement.sql, statement.params)
     about = render.summary(rows[0])
+    assert about.known and about.first_seen == erased_at + 5_000
+    assert [r[len(queries.SUMMARY_COLUMNS)] for r in rows] == ["back"]
+    rows, about = pages.load(
+        lambda s: list(ch_client.execute(s.sql, s.params)), Layout(db), "acme",
+        VisitQuery("gone", 0, MAX_MS, 10),
+    )  # fmt: skip
     assert about.known and about.first_seen == erased_at + 5_000
     assert [r[len(queries.SUMMARY_COLUMNS)] for r in rows] == ["back"]

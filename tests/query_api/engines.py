@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from clickhouse_driver.util.escape import escape_params
 
-from query_api import params, queries, render
+from query_api import pages, params, queries, render
 from schemas.clickhouse import migrations
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.migrations import ServerFeatures
@@ -79,8 +79,7 @@ def page(
     engine: Engine, tenant: str, query: params.VisitQuery
 ) -> tuple[list[tuple[Any, ...]], render.Summary]:
     """The page query's rows and the summary they carry (query_api.routes._page)."""
-    rows = engine.run(queries.visit_page(Layout(engine.database), tenant, query))
-    return rows, render.summary(rows[0])
+    return pages.load(engine.run, Layout(engine.database), tenant, query)
 
 
 def get_visitors(

@@ -58,6 +58,7 @@ def test_clickhouse_failure_is_503_json_without_internals(
     api: httpx.Client, secrets: Secrets, ch_client: Any, ch_database: str
 ) -> None:
     ch_client.execute(f"DROP TABLE {ch_database}.visits")
+    ch_client.execute(f"DROP TABLE {ch_database}.visit_pages")  # what pages read (040)
     ch_client.execute(f"DROP TABLE {ch_database}.request_index")
     response = api.get("/visitors/V", headers={"Auth-API-Key": secrets.acme})
     contract.check(response, "/visitors/{visitor_id}")
