@@ -90,7 +90,7 @@ def _ensure_topics(ingest: IngestConfig) -> None:
     worker never starts on a missing topic. Production creates topics with its own tooling."""
     ensure_topics(
         ingest.kafka_bootstrap,
-        {ingest.topic: 4, ingest.dlq_topic: 1},
+        {ingest.topic: 4, ingest.dlq_topic: 1, ingest.enriched.topic: 4},
         replication=ingest.kafka_replication_factor,
         min_insync=ingest.kafka_min_insync_replicas,
     )

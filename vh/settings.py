@@ -12,7 +12,7 @@ from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 from query_api.config import ApiConfig
 from schemas import env
-from schemas.env import ClickHouseSettings, setting
+from schemas.env import ClickHouseSettings, EnrichedStreamSettings, setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,7 @@ class RunSettings:
 DOCUMENTED: tuple[tuple[type[Any], str], ...] = (
     (ClickHouseSettings, "all"),
     (IngestConfig, IngestConfig.USED_BY),
+    (EnrichedStreamSettings, "worker, `vh webhooks`"),
     (EnrichConfig, EnrichConfig.USED_BY),
     (ApiConfig, ApiConfig.USED_BY),
     (CommandSettings, CommandSettings.USED_BY),

@@ -1,0 +1,129 @@
+"""The enriched stream: every visit the worker stored, as its v4 event JSON, on a Kafka topic.
+
+Order of effects (``ingest.store``): ClickHouse acknowledges the block, then its visits are
+published here and the producer's acknowledgements awaited, and only then may the block's
+offsets be committed. A publish Kafka does not acknowledge is handled like a dead letter it
+did not take: the batches are dropped and their ranges read again (``ingest.recovery``); the
+second insert of the same visits is a no-op for readers (insert deduplication, the
+ReplacingMergeTree, ``LIMIT 1 BY``), and the stream gets the events again: at least once,
+never a commit past an unpublished visit.
+
+A record: key the visitor id (a visitor's events stay in order on one partition), value the
+v4 ``Event`` JSON (``schemas.v4_event``, what ``GET /v4/events/{id}`` renders), headers
+``vh-event-id`` (for idempotent consumers), ``vh-tenant`` (the workspace: the event body has
+none) and ``vh-stored-at-ms`` (when the worker published it: delivery lag downstream).
+
+What differs from the API's answer: ``identification``'s ``visitor_found``,
+``first_seen_at`` and ``last_seen_at`` are as of the event *within the stored block*: the
+worker does not read the visitor's history back for each event (one lookup per event would
+cost more than the insert). A visitor whose earlier visits are in the same block is found;
+one whose earlier visits were stored before shows ``visitor_found: false`` here and ``true``
+from the API. PATCHes come after storage, so they are never in the stream (docs/webhooks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+
+from ingest.errors import EnrichedStreamError
+from ingest.rows import REQUEST_ID, TENANT, TIMESTAMP_MS, VISITOR_ID, Row
+from schemas.clickhouse.tables import VISITS
+from schemas.v4_event import AsOf, EventRenderer
+
+EVENT_ID: Final = "vh-event-id"
+TENANT_HEADER: Final = "vh-tenant"
+STORED_AT: Final = "vh-stored-at-ms"
+
+_RENDERER: Final = EventRenderer(VISITS.columns)
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def as_of_in_block(rows: Sequence[Row]) -> list[AsOf | None]:
+    """Per row: the visitor's earlier visits (same tenant, earlier time, another event) among
+    ``rows``; None when there is none. Pure."""
+    by_visitor: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for row in rows:
+        key = (row[TENANT], row[VISITOR_ID])
+        by_visitor.setdefault(key, []).append((int(row[TIMESTAMP_MS]), row[REQUEST_ID]))
+    out: list[AsOf | None] = []
+    for row in rows:
+        seen = by_visitor[(row[TENANT], row[VISITOR_ID])]
+        if len(seen) == 1:  # the common case: one visit of this visitor in the block
+            out.append(None)
+            continue
+        ts, request = int(row[TIMESTAMP_MS]), row[REQUEST_ID]
+        earlier = [t for t, r in seen if t < ts and r != request]
+        out.append(AsOf(len(earlier), min(earlier), max(earlier)) if earlier else None)
+    return out
+
+
+def records(rows: Sequence[Row], stored_at_ms: int) -> list[Record]:
+    """The stream's records of stored ``rows`` (``rows.COLUMNS`` order), in their order."""
+    stamp = str(stored_at_ms).encode()
+    out = []
+    for row, as_of in zip(rows, as_of_in_block(rows), strict=True):
+        event = _RENDERER.event(row, None, as_of)
+        headers = [
+            (EVENT_ID, str(row[REQUEST_ID]).encode()),
+            (TENANT_HEADER, str(row[TENANT]).encode()),
+            (STORED_AT, stamp),
+        ]
+        out.append(Record(str(row[VISITOR_ID]).encode(), _ENCODER.encode(event), headers))
+    return out
+
+
+class EnrichedStream:
+    """Publishes stored visits to ``topic`` through ``producer`` (a KafkaProducer, not owned,
+    ``acks=all``) and waits for the acknowledgements.
+
+    Args:
+        producer: the producer (kafka-python's interface: ``send``, ``flush``).
+        topic: ``VH_KAFKA_ENRICHED_TOPIC``.
+        wall_ms: epoch milliseconds (the ``vh-stored-at-ms`` header).
+        confirm_timeout_s: how long :meth:`publish` waits for acknowledgements.
+    """
+
+    def __init__(
+        self,
+        producer: Any,
+        topic: str,
+        wall_ms: Callable[[], int],
+        confirm_timeout_s: float = 30.0,
+    ) -> None:
+        self.producer, self.topic, self.wall_ms = producer, topic, wall_ms
+        self.confirm_timeout_s = confirm_timeout_s
+
+    def publish(self, rows: Sequence[Row]) -> int:
+        """Send every row's event and wait until Kafka acknowledged all; return how many.
+
+        Raises:
+            EnrichedStreamError: a send was refused, or not acknowledged within the timeout
+                (Kafka away): none of these rows may be committed.
+        """
+        if not rows:
+            return 0
+        try:
+            futures = [
+                self.producer.send(self.topic, key=r.key, value=r.value, headers=r.headers)
+                for r in records(rows, self.wall_ms())
+            ]
+            self.producer.flush(timeout=self.confirm_timeout_s)
+            for future in futures:
+                future.get(timeout=0)
+        except Exception as exc:
+            raise EnrichedStreamError(
+                f"enriched events not acknowledged by topic {self.topic!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return len(futures)
