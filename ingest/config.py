@@ -8,7 +8,8 @@ from typing import ClassVar
 
 from ingest.errors import ConfigError
 from schemas import env
-from schemas.env import ClickHouseSettings, EnrichedStreamSettings, nested, setting
+from schemas.enriched_stream import EnrichedStreamSettings
+from schemas.env import ClickHouseSettings, nested, setting
 
 
 @dataclass(frozen=True, slots=True)

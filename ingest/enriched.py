@@ -32,11 +32,9 @@ import msgspec
 from ingest.errors import EnrichedStreamError
 from ingest.rows import REQUEST_ID, TENANT, TIMESTAMP_MS, VISITOR_ID, Row
 from schemas.clickhouse.tables import VISITS
+from schemas.enriched_stream import EVENT_ID, STORED_AT
+from schemas.enriched_stream import TENANT as TENANT_HEADER
 from schemas.v4_event import AsOf, EventRenderer
-
-EVENT_ID: Final = "vh-event-id"
-TENANT_HEADER: Final = "vh-tenant"
-STORED_AT: Final = "vh-stored-at-ms"
 
 _RENDERER: Final = EventRenderer(VISITS.columns)
 _ENCODER: Final = msgspec.json.Encoder()

@@ -286,20 +286,3 @@ class ClickHouseSettings:
 def clickhouse(environ: Mapping[str, str], *, error: Error) -> ClickHouseSettings:
     """The ``VH_CLICKHOUSE_*`` settings."""
     return load(ClickHouseSettings, environ, error=error)
-
-
-@dataclass(frozen=True, slots=True)
-class EnrichedStreamSettings:
-    """The enriched stream: the worker publishes every stored visit to it as v4 event JSON
-    (``ingest.enriched``); ``vh webhooks`` reads it (``webhooks``)."""
-
-    topic: str = setting(
-        "VH_KAFKA_ENRICHED_TOPIC",
-        "visits.enriched",
-        "topic of the stored visits as v4 events (keyed by visitor; read by `vh webhooks`)",
-    )
-    enabled: bool = setting(
-        "VH_ENRICHED_STREAM",
-        True,
-        "publish each stored visit to that topic before its offset is committed",
-    )

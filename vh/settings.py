@@ -12,7 +12,9 @@ from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 from query_api.config import ApiConfig
 from schemas import env
-from schemas.env import ClickHouseSettings, EnrichedStreamSettings, setting
+from schemas.enriched_stream import EnrichedStreamSettings
+from schemas.env import ClickHouseSettings, setting
+from webhooks.config import WebhooksConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ DOCUMENTED: tuple[tuple[type[Any], str], ...] = (
     (EnrichedStreamSettings, "worker, `vh webhooks`"),
     (EnrichConfig, EnrichConfig.USED_BY),
     (ApiConfig, ApiConfig.USED_BY),
+    (WebhooksConfig, WebhooksConfig.USED_BY),
     (CommandSettings, CommandSettings.USED_BY),
     (RunSettings, RunSettings.USED_BY),
     (StackSettings, StackSettings.USED_BY),

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from ingest.enriched import EVENT_ID, STORED_AT, TENANT_HEADER
 from query_api import tokens
-from schemas.env import EnrichedStreamSettings
+from schemas.enriched_stream import EVENT_ID, STORED_AT, EnrichedStreamSettings
+from schemas.enriched_stream import TENANT as TENANT_HEADER
 from tests.query_api import visits
 from tests.query_api.test_through_kafka import publish, wait_until
 from tests.support.api import AppFactory, now_ms

@@ -15,7 +15,8 @@ from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 from ingest.metrics import RecordingMetrics
 from ingest.worker import Worker
-from schemas.env import ClickHouseSettings, EnrichedStreamSettings
+from schemas.enriched_stream import EnrichedStreamSettings
+from schemas.env import ClickHouseSettings
 from tests.support.services import ClickHouseEndpoint
 
 ROOT = Path(__file__).parents[2]
