@@ -13,7 +13,7 @@ class ConfigError(WebhooksError, SettingError):
     """A ``VH_WEBHOOKS_*`` setting has an unusable value (``name``, ``value``, ``reason``)."""
 
 
-class TargetRefused(WebhooksError):
+class TargetRefused(WebhooksError, ValueError):
     """An endpoint URL this process will not POST to (scheme, or a private address while
     ``VH_WEBHOOKS_ALLOW_PRIVATE`` is off). ``url`` is shown without credentials or query."""
 
