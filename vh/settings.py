@@ -35,6 +35,12 @@ class RunSettings:
     demo_rate: float = setting(
         "VH_DEMO_RATE", 200.0, "demo events per second", minimum=0.0, exclusive=True
     )
+    demo_webhook_port: int = setting(
+        "VH_DEMO_WEBHOOK_PORT",
+        18480,
+        "loopback port of the demo webhook receiver `vh run` registers for the demo tenant",
+        kind="port",
+    )
 
 
 #: (settings class, who reads it), in the order of the README's table.
