@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     with open_store(config) as store:
         layout, now = config.clickhouse.layout, wall_ms()
         if args.action == "add":
+            known = endpoints.find(store.execute, layout, args.tenant, None, args.url)
+            if known:  # a second registration would receive every event twice
+                print(f"already registered as {known[0][0].endpoint_id}", file=sys.stderr)
+                return 1
             made = endpoints.add(store.execute, layout, args.tenant, args.url, now)
             print(f"endpoint_id: {made.endpoint_id}\ntenant:      {made.tenant}")
             print(f"url:         {made.url}\nsecret:      {made.secret}")

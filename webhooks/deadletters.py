@@ -46,9 +46,9 @@ def _row(letter: DeadLetter, replayed: int, version: int) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def record(execute: Execute, layout: Layout, letter: DeadLetter) -> None:
-    """Store one dead letter (raises the store's error: the caller retries)."""
-    execute(_insert(layout), [_row(letter, 0, letter.dead_at_ms)])
+def record(execute: Execute, layout: Layout, letters: Sequence[DeadLetter]) -> None:
+    """Store dead letters as one insert (raises the store's error: the caller retries)."""
+    execute(_insert(layout), [_row(x, 0, x.dead_at_ms) for x in letters])
 
 
 def mark_replayed(

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from webhooks.deadletters import DeadLetter
 from webhooks.endpoints import Endpoint
-from webhooks.errors import StoreUnavailable, TargetRefused
+from webhooks.errors import TargetRefused
 from webhooks.http import Attempt
 from webhooks.metrics import Metrics
 from webhooks.schedule import RetrySchedule
@@ -94,7 +94,7 @@ class Dispatcher:
     Args:
         poster: POSTs one attempt (``webhooks.http.Poster``).
         current: the endpoint as now registered (rotated secrets, None once removed).
-        dead: stores a dead letter (raises ``StoreUnavailable``: retried).
+        dead: stores a dead letter, returning once it is (``letter_batch.LetterBatcher``).
         schedule: retry delays and the retry window.
         lanes, capacity: per endpoint, lanes and each lane's queue size.
         grace_ms: how long a rotated-out secret still signs.
@@ -209,19 +209,7 @@ class Dispatcher:
             d.tenant, d.endpoint_id, d.event_id, d.visitor_id, d.body, reason, attempts,
             first_ms, self.wall_ms(),
         )  # fmt: skip
-        failures = 0
-        while True:
-            try:
-                await self.dead(letter)
-                break
-            except StoreUnavailable as exc:
-                failures += 1
-                delay = min(30.0, 0.5 * 2.0**failures) * self.random()
-                logger.error(
-                    "dead letter not stored; retrying",
-                    extra={"endpoint": d.endpoint_id, "error": str(exc), "retry_in_s": delay},
-                )
-                await self.sleep(delay)
+        await self.dead(letter)  # returns once stored (``letter_batch`` retries)
         self.metrics.increment(
             "vh_webhooks_dead_lettered_total",
             labels={"endpoint": d.endpoint_id, "reason": reason_kind(reason)},

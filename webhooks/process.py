@@ -24,6 +24,7 @@ from webhooks.dispatch import Dispatcher
 from webhooks.endpoints import Registry
 from webhooks.errors import WebhooksError
 from webhooks.http import Poster
+from webhooks.letter_batch import LetterBatcher
 from webhooks.metrics import Metrics
 from webhooks.offsets import OffsetTracker
 from webhooks.relay import Relay
@@ -105,17 +106,18 @@ def open_process(
         loop = LoopThread()
         stack.callback(loop.stop)
 
-        async def dead(letter: deadletters.DeadLetter) -> None:
-            await asyncio.get_running_loop().run_in_executor(
-                executor, deadletters.record, letters.execute, layout, letter
-            )
-
         async def start() -> tuple[Poster, Dispatcher]:
+            running = asyncio.get_running_loop()
+            batcher = LetterBatcher(
+                lambda batch: deadletters.record(letters.execute, layout, batch),
+                lambda work: running.run_in_executor(executor, work),
+                random.random,
+            )
             poster = Poster(config.timeout_seconds, config.response_max_bytes, config.allow_private)
             return poster, Dispatcher(
                 poster=poster,
                 current=registry.current,
-                dead=dead,
+                dead=batcher.store,
                 schedule=RetrySchedule(
                     config.retry_initial_seconds, config.retry_max_seconds, config.retry_for_seconds
                 ),

@@ -7,7 +7,9 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from fingerprint_server_sdk.webhook_validation import WebhookValidation
@@ -19,6 +21,7 @@ from webhooks.config import WebhooksConfig
 from webhooks.dispatch import Delivery, Dispatcher
 from webhooks.endpoints import Endpoint
 from webhooks.http import Poster
+from webhooks.letter_batch import LetterBatcher
 from webhooks.metrics import RecordingMetrics
 from webhooks.process import wall_ms
 from webhooks.schedule import RetrySchedule
@@ -30,7 +33,7 @@ def dispatcher(
     metrics: RecordingMetrics,
 ) -> Dispatcher:  # fmt: skip
     async def dead(letter: deadletters.DeadLetter) -> None:
-        deadletters.record(store.execute, config.clickhouse.layout, letter)
+        deadletters.record(store.execute, config.clickhouse.layout, [letter])
 
     return Dispatcher(
         poster=poster,
@@ -154,3 +157,43 @@ def _environ(config: WebhooksConfig) -> dict[str, Any]:
         "VH_WEBHOOKS_ALLOW_PRIVATE": "on",
         "VH_LOG_LEVEL": "WARNING",
     }
+
+
+def test_a_full_queue_dead_letters_the_overflow_at_once_in_few_inserts(
+    wh_config: WebhooksConfig, wh_store: ClickHouseStore, receivers: Callable[..., Receiver]
+) -> None:
+    hanging = receivers(hang=threading.Event())
+    endpoint = Endpoint("wh_full", "acme", hanging.url, "s")
+    layout = wh_config.clickhouse.layout
+    config = replace(wh_config, concurrency=1, queue_size=2)
+    metrics = RecordingMetrics()
+    inserts: list[int] = []
+
+    def insert(batch: Sequence[deadletters.DeadLetter]) -> None:
+        inserts.append(len(batch))
+        deadletters.record(wh_store.execute, layout, batch)
+
+    async def go() -> list[str]:
+        poster = Poster(30.0, 4096, allow_private=True)  # the hanging POST outlives the test
+        executor = ThreadPoolExecutor(1)
+        running = asyncio.get_running_loop()
+        batcher = LetterBatcher(
+            insert, lambda work: running.run_in_executor(executor, work), random.random
+        )
+        d = dispatcher(config, {endpoint.endpoint_id: endpoint}, wh_store, poster, metrics)
+        d.dead = batcher.store
+        done: list[str] = []
+        for delivery in deliveries(endpoint, 50, done):
+            d.submit(delivery)
+        await until(lambda: len(done) == 48, 5.0)  # 2 queued (then 1 in flight), 48 over
+        await d.close()
+        await poster.aclose()
+        executor.shutdown()
+        return done
+
+    assert len(asyncio.run(go())) == 48
+    letters = deadletters.pending(wh_store.execute, layout, "acme")
+    assert len(letters) == 48 and {x.reason for x in letters} == {"queue_full"}
+    assert len(inserts) <= 3 and sum(inserts) == 48
+    labels = {"endpoint": "wh_full", "reason": "queue_full"}
+    assert metrics.counter("vh_webhooks_dead_lettered_total", **labels) == 48
