@@ -248,4 +248,4 @@ def _enriched_stream(config: IngestConfig) -> EnrichedStream:
     if not state.exists:
         # Left to the broker's auto-creation (the local stack's default); `vh run` creates it.
         logger.warning("enriched topic %r does not exist yet", topic)
-    return EnrichedStream(producer, topic, lambda: time.time_ns() // 1_000_000)
+    return EnrichedStream(producer, topic)

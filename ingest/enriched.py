@@ -10,8 +10,12 @@ never a commit past an unpublished visit.
 
 A record: key the visitor id (a visitor's events stay in order on one partition), value the
 v4 ``Event`` JSON (``schemas.v4_event``, what ``GET /v4/events/{id}`` renders), headers
-``vh-event-id`` (for idempotent consumers), ``vh-tenant`` (the workspace: the event body has
-none) and ``vh-stored-at-ms`` (when the worker published it: delivery lag downstream).
+``vh-event-id`` (for idempotent consumers) and ``vh-tenant`` (the workspace: the event body
+has none); the record's timestamp (CreateTime) says when the worker published it.
+
+Cost: kafka-python's ``send`` is pure Python, ~45 µs per record plus ~10 µs per header on
+this machine under load, the rendering ~30 µs (measured, docs/benchmarks.md has the
+worker's events/s with and without the stream).
 
 What differs from the API's answer: ``identification``'s ``visitor_found``,
 ``first_seen_at`` and ``last_seen_at`` are as of the event *within the stored block*: the
@@ -23,7 +27,7 @@ from the API. PATCHes come after storage, so they are never in the stream (docs/
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,7 +36,7 @@ import msgspec
 from ingest.errors import EnrichedStreamError
 from ingest.rows import REQUEST_ID, TENANT, TIMESTAMP_MS, VISITOR_ID, Row
 from schemas.clickhouse.tables import VISITS
-from schemas.enriched_stream import EVENT_ID, STORED_AT
+from schemas.enriched_stream import EVENT_ID
 from schemas.enriched_stream import TENANT as TENANT_HEADER
 from schemas.v4_event import AsOf, EventRenderer
 
@@ -66,16 +70,14 @@ def as_of_in_block(rows: Sequence[Row]) -> list[AsOf | None]:
     return out
 
 
-def records(rows: Sequence[Row], stored_at_ms: int) -> list[Record]:
+def records(rows: Sequence[Row]) -> list[Record]:
     """The stream's records of stored ``rows`` (``rows.COLUMNS`` order), in their order."""
-    stamp = str(stored_at_ms).encode()
     out = []
     for row, as_of in zip(rows, as_of_in_block(rows), strict=True):
         event = _RENDERER.event(row, None, as_of)
         headers = [
             (EVENT_ID, str(row[REQUEST_ID]).encode()),
             (TENANT_HEADER, str(row[TENANT]).encode()),
-            (STORED_AT, stamp),
         ]
         out.append(Record(str(row[VISITOR_ID]).encode(), _ENCODER.encode(event), headers))
     return out
@@ -88,7 +90,6 @@ class EnrichedStream:
     Args:
         producer: the producer (kafka-python's interface: ``send``, ``flush``).
         topic: ``VH_KAFKA_ENRICHED_TOPIC``.
-        wall_ms: epoch milliseconds (the ``vh-stored-at-ms`` header).
         confirm_timeout_s: how long :meth:`publish` waits for acknowledgements.
     """
 
@@ -96,10 +97,9 @@ class EnrichedStream:
         self,
         producer: Any,
         topic: str,
-        wall_ms: Callable[[], int],
         confirm_timeout_s: float = 30.0,
     ) -> None:
-        self.producer, self.topic, self.wall_ms = producer, topic, wall_ms
+        self.producer, self.topic = producer, topic
         self.confirm_timeout_s = confirm_timeout_s
 
     def publish(self, rows: Sequence[Row]) -> int:
@@ -114,7 +114,7 @@ class EnrichedStream:
         try:
             futures = [
                 self.producer.send(self.topic, key=r.key, value=r.value, headers=r.headers)
-                for r in records(rows, self.wall_ms())
+                for r in records(rows)
             ]
             self.producer.flush(timeout=self.confirm_timeout_s)
             for future in futures:

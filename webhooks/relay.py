@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from schemas.enriched_stream import EVENT_ID, STORED_AT, TENANT
+from schemas.enriched_stream import EVENT_ID, TENANT
 from webhooks import stream
 from webhooks.dispatch import Delivery
 from webhooks.endpoints import Registry
@@ -21,10 +21,10 @@ logger = logging.getLogger(__name__)
 
 
 def event_headers(record: Any) -> tuple[str, str, int]:
-    """(tenant, event id, stored-at ms) of an enriched record; empty / 0 when missing."""
+    """(tenant, event id, published-at ms: the record's timestamp) of an enriched record;
+    empty when a header is missing."""
     found = {k: (v or b"").decode("utf-8", "replace") for k, v in (record.headers or [])}
-    stored = found.get(STORED_AT, "")
-    return found.get(TENANT, ""), found.get(EVENT_ID, ""), int(stored) if stored.isdigit() else 0
+    return found.get(TENANT, ""), found.get(EVENT_ID, ""), int(record.timestamp or 0)
 
 
 class Relay:

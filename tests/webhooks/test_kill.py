@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from schemas.enriched_stream import EVENT_ID, STORED_AT, TENANT
+from schemas.enriched_stream import EVENT_ID, TENANT
 from tests.support.ingest import wait_until
 from tests.support.receiver import Receiver
 from tests.webhooks.test_delivery import _environ
@@ -27,16 +27,15 @@ VH = [sys.executable, "-m", "vh"]
 
 
 def publish_events(config: WebhooksConfig, ids: list[str]) -> None:
-    """Enriched records as the worker writes them (key visitor, the three headers)."""
+    """Enriched records as the worker writes them (key visitor, the two headers)."""
     producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap, acks="all")
-    stamp = str(wall_ms()).encode()
     for i, event_id in enumerate(ids):
         body = json.dumps({"event_id": event_id, "identification": {"visitor_id": f"v{i % 9}"}})
         producer.send(
             config.enriched.topic,
             key=f"v{i % 9}".encode(),
             value=body.encode(),
-            headers=[(EVENT_ID, event_id.encode()), (TENANT, b"acme"), (STORED_AT, stamp)],
+            headers=[(EVENT_ID, event_id.encode()), (TENANT, b"acme")],
         )
     producer.flush()
     producer.close()
