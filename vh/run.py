@@ -79,6 +79,8 @@ def _announce(environ: dict[str, str], token: str, api: ApiConfig, ingest: Inges
         f"  curl -s {base}/metrics | head                     # API metrics\n"
         f"  curl -s http://127.0.0.1:{ingest.metrics_port}/metrics | grep vh_"
         "    # worker metrics\n"
+        f"  .venv/bin/vh webhooks list --tenant {DEMO_TENANT}"
+        "   # the demo endpoint: its deliveries print as `webhook |` lines\n"
         f"  clickhouse-client --port {ingest.clickhouse.port} "
         f"-d {ingest.clickhouse.database}  # SQL\n"
         f"  .venv/bin/vh report --tenant {DEMO_TENANT} --days 1 --out report.html"
