@@ -94,4 +94,6 @@ def test_every_stored_visit_is_published_as_its_v4_event_before_its_commit(
         # Identification as of the event: the visitor's earlier visits were in this block.
         assert json.loads(record.value) == got.json()
     assert json.loads(by_id["e.2"].value)["identification"]["visitor_found"] is True
+    assert by_id["e.1"].partition == by_id["e.2"].partition  # one visitor, one partition
+    assert len({r.partition for r in records}) == 2  # 21 visitors spread over both
     assert handle.stop() == 0
