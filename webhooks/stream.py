@@ -45,6 +45,9 @@ def open_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",  # a new group delivers the stream from its start
         max_poll_records=500,
+        # The broker answers a fetch at once when it has records, else after this: the
+        # default 500 ms would be most of a webhook's latency at a low rate.
+        fetch_max_wait_ms=50,
         metadata_max_age_ms=30_000,
     )
     consumer.subscribe([topic], listener=_Listener(revoked))
