@@ -87,7 +87,7 @@ lint: $(STAMP) ## format and fix lint in place
 check: $(STAMP) ## lint and types, no fixes (what CI runs)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy enrich ingest query_api schemas deploy vh bench tests
+	$(VENV)/bin/mypy enrich ingest query_api schemas deploy webhooks vh bench tests
 
 clean: down ## stop services and delete var/ (data, logs, jar cache) and .venv
 	rm -rf var $(VENV)

@@ -1,9 +1,10 @@
-"""``python -m bench [--quick] [--only ingest,api,enrich,analytics]``: rewrite
+"""``python -m bench [--quick] [--only ingest,api,enrich,analytics,webhooks]``: rewrite
 docs/benchmarks.md (and docs/analytics.md with the analytics section).
 
 Runs on the local stack (``make up``; Kafka at ``VH_KAFKA_BOOTSTRAP``, ClickHouse at
 ``VH_CLICKHOUSE_HOST``/``VH_CLICKHOUSE_PORT``), with a progress display, in this order:
-ingestion (workers and baselines), API under load, enrichment, the analysts' questions;
+ingestion (workers and baselines), API under load, enrichment, the analysts' questions,
+webhooks (deliveries/s, publish-to-webhook latency);
 memory is sampled during the first two. Everything it creates is named ``bench_<run id>``
 and dropped at the end.
 Full mode stays under 20 minutes on 2 cores; ``--quick`` takes a few.
@@ -29,6 +30,7 @@ from bench import (
     bench_cluster,
     bench_enrich,
     bench_ingest,
+    bench_webhooks,
     report,
 )
 from enrich.config import EnrichConfig
@@ -36,7 +38,7 @@ from ingest.config import IngestConfig
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 ANALYTICS_OUT = OUT.with_name("analytics.md")
-SECTIONS = ("ingest", "cluster", "api", "enrich", "analytics")
+SECTIONS = ("ingest", "cluster", "api", "enrich", "analytics", "webhooks")
 
 
 class Display:
@@ -154,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         args.analytics_out.write_text(analytics_doc.render(analytics, args.quick), "utf-8")
         display.step(f"written to {args.analytics_out}")
         machine.note_load("after analytics")
+    hooks = None
+    if "webhooks" in only:
+        display.section = "webhooks"
+        hooks = bench_webhooks.run(
+            bootstrap, ch_host, ch_port, run_id,
+            bench_webhooks.QUICK if args.quick else bench_webhooks.FULL, display.step,
+        )  # fmt: skip
+        machine.note_load("after webhooks")
     display.section = "bench"
     text = report.render(
         machine, args.quick, time.monotonic() - display.start, ingest, api, enrich, clustered
@@ -163,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             "\n## Analytics\n\nThe analysts' questions (docs/analytics.md) on the raw visits"
             " and from the views:\n\n" + analytics_doc.summary(analytics)
         )
+    if hooks is not None:
+        text += "\n" + bench_webhooks.render(hooks)
     args.out.write_text(text, encoding="utf-8")
     print(text)
     display.step(f"written to {args.out}")

@@ -1,7 +1,8 @@
 """Ingestion, end to end: events/s of real worker processes and of three baselines.
 
 One topic is filled once with demo events; every measured consumer then reads all of it with
-a fresh consumer group, rounds interleaved (bare, no-enrichment, 1 worker, 2 workers, naive)
+a fresh consumer group, rounds interleaved (bare, no-enrichment, 1 worker, 1 worker without
+the enriched stream, 2 workers, naive)
 so that drift of this noisy machine spreads over all of them. Between runs the bench
 database's tables are truncated so every run inserts into the same empty state.
 
@@ -94,6 +95,7 @@ class Env:
         self.bootstrap = bootstrap
         self.topic = f"bench_{run_id}_raw"
         self.dlq = f"bench_{run_id}_dlq"
+        self.enriched = f"bench_{run_id}_enriched"
         self.database = f"bench_{run_id}_ingest"
         self.ch = Client(ch_host, port=ch_port)
         self.ch_host, self.ch_port = ch_host, ch_port
@@ -109,6 +111,7 @@ class Env:
             "VH_KAFKA_BOOTSTRAP": self.bootstrap,
             "VH_KAFKA_TOPIC": self.topic,
             "VH_KAFKA_DLQ_TOPIC": self.dlq,
+            "VH_KAFKA_ENRICHED_TOPIC": self.enriched,
             "VH_KAFKA_GROUP": group,
             "VH_CLICKHOUSE_HOST": self.ch_host,
             "VH_CLICKHOUSE_PORT": str(self.ch_port),
@@ -244,6 +247,7 @@ def run(
     migrations.apply(lambda sql: env.ch.execute(sql), env.database, log=lambda _m: None)
     topics.create_topic(env.bootstrap, env.topic, settings.partitions)
     topics.create_topic(env.bootstrap, env.dlq, 1)
+    topics.create_topic(env.bootstrap, env.enriched, settings.partitions)
     progress(f"publishing {settings.events:,} demo events to {settings.partitions} partitions")
     results.payload_bytes, results.fill_seconds = topics.fill(
         env.bootstrap,
@@ -255,12 +259,15 @@ def run(
     )
     total = sum(topics.end_offsets(env.bootstrap, env.topic).values())
     off = {"VH_ENRICH": "off"}
+    # The same worker, same run, without publishing to the enriched stream: its cost.
+    no_stream = {"VH_ENRICHED_STREAM": "off"}
     for r in range(settings.repeats):
         tag = f"round {r + 1}/{settings.repeats}"
         plan: list[tuple[str, Callable[[], Run]]] = [
             ("bare", lambda: run_baseline(env, results, "bare", total)),
             ("noenrich", lambda: _workers(env, results, 1, "noenrich", total, status, off)),
             ("workers1", lambda: _workers(env, results, 1, "workers1", total, status)),
+            ("nostream", lambda: _workers(env, results, 1, "nostream", total, status, no_stream)),
             ("workers2", lambda: _workers(env, results, 2, "workers2", total, status)),
             (
                 "before15",
@@ -322,4 +329,4 @@ def cleanup(env: Env) -> None:
         env.ch.execute(f"DROP DATABASE IF EXISTS {env.database}")
     finally:
         env.ch.disconnect()
-        topics.delete_topics(env.bootstrap, [env.topic, env.dlq])
+        topics.delete_topics(env.bootstrap, [env.topic, env.dlq, env.enriched])

@@ -102,6 +102,7 @@ def ingest_section(res: IngestResults) -> str:
     med = res.median_rate
     one, two = med("workers1"), med("workers2")
     noenrich, naive, bare = med("noenrich"), med("naive"), med("bare")
+    nostream = med("nostream")
     d = IngestConfig()
 
     def row(label: str, key: str, ratio: str) -> str:
@@ -139,6 +140,11 @@ def ingest_section(res: IngestResults) -> str:
             f"1 process = {div(one, noenrich):.2f} of (a)",
         ),
         row(
+            "(d) worker, enriched stream off",
+            "nostream",
+            f"1 process = {div(one, nostream):.2f} of (d)",
+        ),
+        row(
             f"(b) naive loop (first {s.naive_events:,} events)",
             "naive",
             f"1 process = {div(one, naive):.1f}x (b)",
@@ -163,7 +169,11 @@ def ingest_section(res: IngestResults) -> str:
         "browser and location empty). (b) is `bench/baselines.py naive`: "
         "`json.loads`, `geoip2` `city()`, `user_agents.parse()` per event, a row-wise "
         "`INSERT ... VALUES` per poll, commit; it runs on the first events of the topic only. "
-        "(c) is `baselines.py bare`: the worker's consumer settings, poll and touch the values.",
+        "(c) is `baselines.py bare`: the worker's consumer settings, poll and touch the values. "
+        "(d) is `vh worker` with `VH_ENRICHED_STREAM=off`: the 1-process rows publish every "
+        "stored visit to the enriched stream (v4 event JSON, acknowledged before the commit), "
+        f"(d) does not; the stream costs {100 * (1 - div(one, nostream)):.0f}% of (d)'s "
+        "events/s in this run.",
         "",
         *_cpu_table(res),
         *_bounds(res),

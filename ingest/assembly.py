@@ -7,6 +7,7 @@ hands the pieces to :func:`assemble`, which only wires constructors together; te
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,6 +22,7 @@ from ingest.batching import BatchPolicy
 from ingest.config import IngestConfig
 from ingest.dlq import DEFAULT_MAX_MESSAGE_BYTES, DeadLetterQueue, check_topic
 from ingest.dlq_guard import DlqGuard
+from ingest.enriched import EnrichedStream
 from ingest.erasures import ErasureView
 from ingest.errors import ClickHouseUnavailable, IngestError
 from ingest.flow import Flow
@@ -37,9 +39,11 @@ from ingest.processor import Enrich, NoEnrichment, VisitProcessor
 from ingest.purge import SlipPurge
 from ingest.recovery import Recovery
 from ingest.retention import RetentionSchedule
-from ingest.store import Erasures, Letters, Store, Writer
+from ingest.store import Erasures, Letters, Publisher, Store, Writer
 from ingest.worker import ConsumerControl, Worker
 from ingest.writer import ClickHouseWriter
+
+logger = logging.getLogger(__name__)
 
 # A send to a topic whose metadata is missing blocks this long (kafka-python's default is
 # 60 s per send); the start-up check makes a missing topic an error long before.
@@ -83,6 +87,7 @@ def assemble(
     housekeeping: Callable[[], None] = lambda: None,
     sleep: Callable[[float], None] = time.sleep,
     dlq_max_attempts: int = 10,
+    enriched: Publisher | None = None,
 ) -> Worker:
     """Wire a worker from its parts (no I/O of its own)."""
     metrics = metrics or NoMetrics()
@@ -99,7 +104,7 @@ def assemble(
         control=control,
         processor=processor,
         dlq=dlq,  # type: ignore[arg-type]
-        store=Store(writer, dlq, erasures, incarnation, clock),
+        store=Store(writer, dlq, erasures, incarnation, clock, enriched),
         policy=policy,
         guard=guard,
         recovery=Recovery(
@@ -154,6 +159,10 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
                 f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` ({exc})"
             ) from exc
         stack.callback(producer.close)
+        enriched = None
+        if config.enriched.enabled:
+            enriched = _enriched_stream(config)
+            stack.callback(enriched.producer.close)
         # A DLQ that can never take a letter would stall its partitions later: refuse now.
         problem = check_topic(config.dlq_topic, dlq_state, config.kafka_bootstrap)
         if problem is not None:
@@ -209,4 +218,34 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
             clock=clock,
             housekeeping=housekeeping,
             dlq_max_attempts=config.dlq_max_attempts,
+            enriched=enriched,
         )
+
+
+def _enriched_stream(config: IngestConfig) -> EnrichedStream:
+    """The enriched stream's own producer: its flush then waits for its records only (the
+    dead letters' confirmation flushes the other), and it batches for throughput."""
+    topic = config.enriched.topic
+    try:
+        producer = make_producer(
+            config,
+            client_id="vh-ingest-enriched",
+            max_block_ms=_DLQ_MAX_BLOCK_MS,
+            batch_size=256 * 1024,
+            linger_ms=5,
+        )
+        state = describe_topic(config.kafka_bootstrap, topic)
+    except Exception as exc:
+        raise NotReady(
+            f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` ({exc})"
+        ) from exc
+    if state.exists and "WRITE" not in state.operations:
+        producer.close()
+        raise NotReady(
+            f"this worker may not write to the enriched topic {topic!r}: grant it WRITE, "
+            "or set VH_ENRICHED_STREAM=off"
+        )
+    if not state.exists:
+        # Left to the broker's auto-creation (the local stack's default); `vh run` creates it.
+        logger.warning("enriched topic %r does not exist yet", topic)
+    return EnrichedStream(producer, topic)

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from ingest.errors import ConfigError
 from schemas import env
+from schemas.enriched_stream import EnrichedStreamSettings
 from schemas.env import ClickHouseSettings, nested, setting
 
 
@@ -23,6 +24,7 @@ class IngestConfig:
     )
     topic: str = setting("VH_KAFKA_TOPIC", "visits.raw", "raw visit topic")
     dlq_topic: str = setting("VH_KAFKA_DLQ_TOPIC", "visits.dlq", "dead-letter topic")
+    enriched: EnrichedStreamSettings = nested(EnrichedStreamSettings)
     group: str = setting(
         "VH_KAFKA_GROUP", "visit-history-ingest", "consumer group (`-replay` suffix for replay)"
     )

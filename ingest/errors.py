@@ -66,3 +66,8 @@ class DlqGuardTripped(IngestError):
         )
         self.topic, self.partition, self.offset = topic, partition, offset
         self.dead, self.window = dead, window
+
+
+class EnrichedStreamError(IngestError):
+    """Stored visits were not acknowledged by the enriched-stream topic: their batches must
+    not commit (they are read, stored again idempotently, and published again)."""

@@ -19,7 +19,7 @@ from ingest.partitions import Partitions
 from ingest.processor import VisitProcessor
 from ingest.recovery import EXIT_DLQ_GUARD, EXIT_DLQ_UNWRITABLE, EXIT_OK, Control, Recovery
 from ingest.rows import KafkaCoordinates, Row
-from ingest.store import InsertFailed, LetterRefused, Outcome, Store, Stored
+from ingest.store import InsertFailed, LetterRefused, Outcome, PublishFailed, Store, Stored
 from schemas.raw_event import InvalidEvent
 
 __all__ = ["EXIT_DLQ_GUARD", "EXIT_DLQ_UNWRITABLE", "EXIT_OK", "Flow"]
@@ -140,6 +140,11 @@ class Flow:
         if isinstance(outcome, InsertFailed):
             self.recovery.store_failed(outcome.error)
             return False
+        if isinstance(outcome, PublishFailed):
+            group = outcome.group
+            firsts = {b.key: b.first_offset for b in group.batches if b.key not in group.detached}
+            self.recovery.publish_failed(firsts, outcome.error)
+            return False
         self._stored(outcome)
         return True
 
@@ -149,6 +154,9 @@ class Flow:
         self.metrics.timing("vh_ingest_batch_rows", len(group.rows))
         self.metrics.increment("vh_ingest_events_stored_total", len(group.rows))
         self.metrics.increment("vh_ingest_events_erased_total", group.erased)
+        if outcome.published:
+            self.metrics.increment("vh_ingest_events_published_total", outcome.published)
+            self.metrics.timing("vh_ingest_publish_seconds", outcome.publish_seconds)
         for key, offset in group.offsets().items():
             part = self.partitions[key]
             part.uncommitted = offset

@@ -29,6 +29,17 @@ SPECS: Final[Mapping[str, Spec]] = {
     "vh_ingest_events_dead_lettered_total": Spec(
         "counter", "Messages sent to the DLQ topic", ("reason",)
     ),
+    "vh_ingest_events_published_total": Spec(
+        "counter", "Stored visits the enriched-stream topic acknowledged"
+    ),
+    "vh_ingest_enriched_failures_total": Spec(
+        "counter", "Stored blocks the enriched stream did not take (read and stored again)"
+    ),
+    "vh_ingest_publish_seconds": Spec(
+        "histogram",
+        "Enriched-stream publish latency (send to acknowledgement) per block",
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    ),
     "vh_ingest_events_erased_total": Spec("counter", "Visits dropped: their visitor was erased"),
     "vh_ingest_insert_failures_total": Spec("counter", "Failed ClickHouse inserts (retried)"),
     "vh_ingest_dlq_failures_total": Spec(

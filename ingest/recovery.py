@@ -8,6 +8,9 @@
   attempt at that letter follows a fresh fetch of its message, so while Kafka is away no
   attempt is made and none is counted: an outage of any length is waited out. The same letter
   failing ``dlq_max_attempts`` times means the DLQ topic refuses it: stop, exit code 4.
+- Stored visits the enriched stream did not acknowledge (:meth:`Recovery.publish_failed`):
+  as a refused dead letter, their batches are dropped and their partitions rewound, then as
+  above; the insert repeats idempotently. Never a stop: a Kafka outage is waited out.
 - Most recent messages dead letters (:meth:`Recovery.tripped`): stop, exit code 3.
 """
 
@@ -70,6 +73,9 @@ class Recovery:
     def store_failed(self, exc: Exception) -> None:
         """Back off; pause every partition (once) until :meth:`recovered`."""
         self.metrics.increment("vh_ingest_insert_failures_total")
+        self._pause(exc, "batch not stored")
+
+    def _pause(self, exc: Exception, what: str) -> None:
         delay = self.backoff.next_delay()
         self.retry_at = self.clock() + delay
         if not self.degraded:
@@ -77,10 +83,20 @@ class Recovery:
             self.control.pause_all()
             self.metrics.gauge("vh_ingest_paused", 1)
         logger.error(
-            "batch not stored, partitions paused; retrying",
+            "%s, partitions paused; retrying",
+            what,
             extra={"error": str(exc), "retry_in_s": round(delay, 3),
                    "attempt": self.backoff.failures},
         )  # fmt: skip
+
+    def publish_failed(self, firsts: dict[PartitionKey, int], exc: Exception) -> None:
+        """Rewind each partition of a stored-but-unpublished group to its batch's first
+        offset (dropping what it holds after it), then back off as for a failed insert."""
+        for key, first in firsts.items():
+            self.partitions.drop(key)
+            self.control.seek(key, first)
+        self.metrics.increment("vh_ingest_enriched_failures_total")
+        self._pause(exc, "stored visits not published to the enriched stream")
 
     def recovered(self) -> None:
         self.degraded = False

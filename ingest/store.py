@@ -2,8 +2,10 @@
 
 Order of effects for the batches stored together: their dead letters are acknowledged by
 Kafka, visits of erased visitors are dropped (``ingest.erasures``), the rest go to ClickHouse
-as ONE block, and only then may the batches' offsets be committed (the caller does that with
-the :class:`Stored` outcome). Nothing here commits, seeks or pauses: the step returns an
+as ONE block, once ClickHouse acknowledged it they are published to the enriched stream
+(``ingest.enriched``, when on) and Kafka's acknowledgements awaited, and only then may the
+batches' offsets be committed (the caller does that with the :class:`Stored` outcome).
+Nothing here commits, seeks or pauses: the step returns an
 outcome and the caller (``ingest.flow``) reacts to it.
 
 Why one block: ClickHouse prefers few large inserts; each insert writes a part per month
@@ -26,7 +28,7 @@ from typing import Protocol
 
 from ingest.batching import Batch, PartitionKey
 from ingest.dlq import PendingLetter
-from ingest.errors import ClickHouseUnavailable, DeadLetterError
+from ingest.errors import ClickHouseUnavailable, DeadLetterError, EnrichedStreamError
 from ingest.partitions import PartitionState
 from ingest.rows import Row
 
@@ -37,6 +39,10 @@ class Writer(Protocol):
 
 class Letters(Protocol):
     def confirm(self, letters: Sequence[PendingLetter]) -> None: ...
+
+
+class Publisher(Protocol):
+    def publish(self, rows: Sequence[Row]) -> int: ...
 
 
 class Erasures(Protocol):
@@ -71,6 +77,18 @@ class Stored:
 
     group: InsertGroup
     seconds: float
+    published: int = 0  # events the enriched stream acknowledged
+    publish_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PublishFailed:
+    """ClickHouse stored the group but the enriched stream did not acknowledge its events:
+    nothing may be committed; the batches' ranges must be read again (the insert repeats
+    idempotently). The group is not kept: it is rebuilt from Kafka."""
+
+    group: InsertGroup
+    error: EnrichedStreamError
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +107,7 @@ class InsertFailed:
     error: ClickHouseUnavailable
 
 
-Outcome = Stored | LetterRefused | InsertFailed
+Outcome = Stored | LetterRefused | InsertFailed | PublishFailed
 
 
 class Store:
@@ -101,6 +119,7 @@ class Store:
         erasures: the erasure snapshot (``ingest.erasures.ErasureView``).
         incarnation: a topic's id for the tokens (None when unknown).
         clock: monotonic seconds (insert latency).
+        enriched: the enriched stream (``ingest.enriched.EnrichedStream``); None: off.
     """
 
     def __init__(
@@ -110,8 +129,10 @@ class Store:
         erasures: Erasures,
         incarnation: Callable[[str], str | None],
         clock: Callable[[], float],
+        enriched: Publisher | None = None,
     ) -> None:
         self.writer, self.letters, self.erasures = writer, letters, erasures
+        self.enriched = enriched
         self._incarnation, self._clock = incarnation, clock
         self.pending: InsertGroup | None = None
 
@@ -170,4 +191,11 @@ class Store:
             self.pending = group
             return InsertFailed(exc)
         self.pending = None
-        return Stored(group, self._clock() - started)
+        stored = self._clock()
+        if self.enriched is None:
+            return Stored(group, stored - started)
+        try:
+            published = self.enriched.publish(group.rows)
+        except EnrichedStreamError as exc:
+            return PublishFailed(group, exc)
+        return Stored(group, stored - started, published, self._clock() - stored)

@@ -34,15 +34,18 @@ from vh import (
     tokens,
     views,
     visitors,
+    webhooks,
     worker,
 )
 from vh.settings import CommandSettings
+from webhooks.errors import WebhooksError
 
 logger = logging.getLogger("vh")
 
 #: The subcommands, in the order ``vh --help`` lists them.
 COMMANDS = (
-    worker, api, schema, schema_doc, views, report, tokens, replay, demo, visitors, stack, run,
+    worker, api, webhooks, schema, schema_doc, views, report, tokens, replay, demo, visitors,
+    stack, run,
 )  # fmt: skip
 
 
@@ -75,7 +78,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "ClickHouse at %s is not reachable: run `make up` (%s)", exc.endpoint, exc.cause
         )
         return 1
-    except (IngestError, MigrationError, ServiceError, DatabaseError) as exc:
+    except (IngestError, MigrationError, ServiceError, DatabaseError, WebhooksError) as exc:
         logger.error("%s", exc)
         return 1
     except Exception as exc:

@@ -1,8 +1,10 @@
 """``vh run`` (``make run``): the whole pipeline on this machine, until Ctrl-C.
 
 Assumes ``vh stack up`` has started Kafka and ClickHouse. Creates the topics, migrates the
-schema, creates a demo API token, then runs three processes side by side — the ingest worker,
-the query API and the demo traffic source — with their output prefixed by name. Ctrl-C (or
+schema, creates a demo API token, registers a demo webhook endpoint (a loopback receiver in
+this process that prints what it gets), then runs four processes side by side — the ingest
+worker, the query API, ``vh webhooks run`` and the demo traffic source — with their output
+prefixed by name. Ctrl-C (or
 SIGTERM) stops all three gracefully: the worker flushes and commits before it exits. Every
 address it prints comes from the same settings objects the processes read.
 """
@@ -21,6 +23,7 @@ from ingest.config import IngestConfig
 from ingest.kafka_clients import ensure_topics
 from query_api.config import ApiConfig
 from schemas import env
+from vh import demo_receiver
 from vh.commands import Subparsers, command
 from vh.settings import RunSettings
 
@@ -76,6 +79,8 @@ def _announce(environ: dict[str, str], token: str, api: ApiConfig, ingest: Inges
         f"  curl -s {base}/metrics | head                     # API metrics\n"
         f"  curl -s http://127.0.0.1:{ingest.metrics_port}/metrics | grep vh_"
         "    # worker metrics\n"
+        f"  .venv/bin/vh webhooks list --tenant {DEMO_TENANT}"
+        "   # the demo endpoint: its deliveries print as `webhook |` lines\n"
         f"  clickhouse-client --port {ingest.clickhouse.port} "
         f"-d {ingest.clickhouse.database}  # SQL\n"
         f"  .venv/bin/vh report --tenant {DEMO_TENANT} --days 1 --out report.html"
@@ -90,10 +95,24 @@ def _ensure_topics(ingest: IngestConfig) -> None:
     worker never starts on a missing topic. Production creates topics with its own tooling."""
     ensure_topics(
         ingest.kafka_bootstrap,
-        {ingest.topic: 4, ingest.dlq_topic: 1},
+        {ingest.topic: 4, ingest.dlq_topic: 1, ingest.enriched.topic: 4},
         replication=ingest.kafka_replication_factor,
         min_insync=ingest.kafka_min_insync_replicas,
     )
+
+
+def _demo_webhook(environ: dict[str, str], port: int) -> dict[str, str]:
+    """Register this run's loopback receiver for the demo tenant (replacing an earlier
+    run's), start it; the environment of ``vh webhooks run``, which may post to loopback."""
+    url = f"http://127.0.0.1:{port}/demo-webhook"
+    subprocess.run(
+        [*VH, "webhooks", "remove", "--tenant", DEMO_TENANT, "--url", url],
+        capture_output=True, check=False, env=environ,
+    )  # fmt: skip
+    added = _run_once([*VH, "webhooks", "add", "--tenant", DEMO_TENANT, "--url", url], environ)
+    secret = next(line.split()[-1] for line in added.splitlines() if line.startswith("secret:"))
+    demo_receiver.start(port, secret)
+    return {**environ, "VH_WEBHOOKS_ALLOW_PRIVATE": "on"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,15 +127,19 @@ def run(args: argparse.Namespace) -> int:
         [*VH, "tokens", "create", "--tenant", DEMO_TENANT, "--name", "make-run"], environ
     )
     token = next(line.split()[-1] for line in created.splitlines() if line.startswith("secret:"))
+    hook_env = _demo_webhook(environ, demo.demo_webhook_port)
 
     commands = {
-        "worker": [*VH, "worker"],
-        "api": [*VH, "api"],
-        "demo": [*VH, "produce-demo", "--rate", str(demo.demo_rate)],
+        "worker": ([*VH, "worker"], environ),
+        "api": ([*VH, "api"], environ),
+        "webhooks": ([*VH, "webhooks", "run"], hook_env),
+        "demo": ([*VH, "produce-demo", "--rate", str(demo.demo_rate)], environ),
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    for name, argv in commands.items():
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environ)
+    for name, (argv, proc_env) in commands.items():
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=proc_env
+        )
         assert proc.stdout is not None
         threading.Thread(target=_prefix, args=(name, proc.stdout), daemon=True).start()
         procs[name] = proc
@@ -135,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     # Demo traffic first, so the worker's final flush sees everything that was published.
-    for name in ("demo", "api", "worker"):
+    for name in ("demo", "api", "webhooks", "worker"):
         proc = procs[name]
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

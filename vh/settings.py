@@ -12,7 +12,9 @@ from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 from query_api.config import ApiConfig
 from schemas import env
+from schemas.enriched_stream import EnrichedStreamSettings
 from schemas.env import ClickHouseSettings, setting
+from webhooks.config import WebhooksConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +35,22 @@ class RunSettings:
     demo_rate: float = setting(
         "VH_DEMO_RATE", 200.0, "demo events per second", minimum=0.0, exclusive=True
     )
+    demo_webhook_port: int = setting(
+        "VH_DEMO_WEBHOOK_PORT",
+        18480,
+        "loopback port of the demo webhook receiver `vh run` registers for the demo tenant",
+        kind="port",
+    )
 
 
 #: (settings class, who reads it), in the order of the README's table.
 DOCUMENTED: tuple[tuple[type[Any], str], ...] = (
     (ClickHouseSettings, "all"),
     (IngestConfig, IngestConfig.USED_BY),
+    (EnrichedStreamSettings, "worker, `vh webhooks`"),
     (EnrichConfig, EnrichConfig.USED_BY),
     (ApiConfig, ApiConfig.USED_BY),
+    (WebhooksConfig, WebhooksConfig.USED_BY),
     (CommandSettings, CommandSettings.USED_BY),
     (RunSettings, RunSettings.USED_BY),
     (StackSettings, StackSettings.USED_BY),

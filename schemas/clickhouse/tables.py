@@ -136,6 +136,24 @@ TRAFFIC_HOURLY: Final = Table(
     "traffic_hourly", ("tenant", "hour", "visits", "visitors", "bot_visits"), "sharded", "rand()"
 )
 
+#: Webhook endpoints and given-up deliveries (050, 051): small, read by every node.
+WEBHOOK_ENDPOINTS: Final = Table(
+    "webhook_endpoints",
+    (
+        "tenant", "endpoint_id", "url", "secret", "previous_secret", "rotated_at_ms", "removed",
+        "version",
+    ),
+    "everywhere",
+)  # fmt: skip
+WEBHOOK_DEAD_LETTERS: Final = Table(
+    "webhook_dead_letters",
+    (
+        "tenant", "endpoint_id", "event_id", "visitor_id", "body", "reason", "attempts",
+        "first_attempt_ms", "dead_at_ms", "replayed", "version",
+    ),
+    "everywhere",
+)  # fmt: skip
+
 #: Every table the migrations create (materialized views aside).
 TABLES: Final = (
     VISITS,
@@ -150,4 +168,6 @@ TABLES: Final = (
     SCHEMA_MIGRATIONS,
     TRAFFIC_DAILY,
     TRAFFIC_HOURLY,
+    WEBHOOK_ENDPOINTS,
+    WEBHOOK_DEAD_LETTERS,
 )

@@ -15,6 +15,7 @@ from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 from ingest.metrics import RecordingMetrics
 from ingest.worker import Worker
+from schemas.enriched_stream import EnrichedStreamSettings
 from schemas.env import ClickHouseSettings
 from tests.support.services import ClickHouseEndpoint
 
@@ -135,6 +136,8 @@ def quick_worker_config(
             retry_initial_seconds=0.2,
             retry_max_seconds=1.0,
             erasure_refresh_seconds=0.0,
+            # Off unless a test turns it on with a topic of its own (the stream's tests).
+            enriched=EnrichedStreamSettings(enabled=False),
         ),
         **overrides,
     )
