@@ -1,27 +1,16 @@
-"""Worker metrics: a small Protocol, a no-op default, Prometheus, and a recorder for tests.
-
-The only module that imports ``prometheus_client``. Code reports through :class:`Metrics`
-with the names in :data:`SPECS`; an unknown name is a bug and raises ``KeyError`` in every
-implementation, so a typo cannot silently lose a metric.
+"""Worker metrics: the names (:data:`SPECS`), and the implementations of ``schemas.metrics``
+bound to them (a no-op default, Prometheus, a recorder for tests).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Final
 
-Kind = Literal["counter", "gauge", "histogram"]
+from schemas import metrics
+from schemas.metrics import Metrics, Spec
 
-
-@dataclass(frozen=True, slots=True)
-class Spec:
-    kind: Kind
-    help: str
-    labels: tuple[str, ...] = ()
-    buckets: tuple[float, ...] = ()
-
+__all__ = ["SPECS", "Metrics", "NoMetrics", "PrometheusMetrics", "RecordingMetrics"]
 
 SPECS: Final[Mapping[str, Spec]] = {
     "vh_ingest_events_consumed_total": Spec("counter", "Kafka messages read"),
@@ -76,111 +65,18 @@ SPECS: Final[Mapping[str, Spec]] = {
 }
 
 
-class Metrics(Protocol):
-    """Where the worker reports. ``labels`` must name exactly the spec's labels."""
-
-    def increment(
-        self, name: str, value: float = 1, labels: Mapping[str, str] | None = None
-    ) -> None: ...
-
-    def gauge(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None: ...
-
-    def timing(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        """Observe ``value`` (seconds, or a size) in the named histogram."""
-
-
-class NoMetrics:
+class NoMetrics(metrics.NoMetrics):
     """Reports nowhere (the default), but still refuses unknown names."""
 
-    def increment(
-        self, name: str, value: float = 1, labels: Mapping[str, str] | None = None
-    ) -> None:
-        SPECS[name]
-
-    def gauge(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        SPECS[name]
-
-    def timing(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        SPECS[name]
-
-
-def _key(name: str, labels: Mapping[str, str] | None) -> tuple[str, tuple[tuple[str, str], ...]]:
-    SPECS[name]
-    return name, tuple(sorted((labels or {}).items()))
-
-
-class RecordingMetrics:
-    """Keeps every report in memory: counters summed, gauges last value, timings listed."""
-
     def __init__(self) -> None:
-        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
-        self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-        self.timings: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = defaultdict(list)
-
-    def increment(
-        self, name: str, value: float = 1, labels: Mapping[str, str] | None = None
-    ) -> None:
-        self.counters[_key(name, labels)] += value
-
-    def gauge(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        self.gauges[_key(name, labels)] = value
-
-    def timing(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        self.timings[_key(name, labels)].append(value)
-
-    def counter(self, name: str, **labels: str) -> float:
-        return self.counters.get(_key(name, labels), 0.0)
+        super().__init__(SPECS)
 
 
-class PrometheusMetrics:
-    """prometheus-client metrics in their own registry (several workers per test process)."""
-
+class RecordingMetrics(metrics.RecordingMetrics):
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        super().__init__(SPECS)
 
-        self.registry = CollectorRegistry()
-        self._metrics: dict[str, Any] = {}
-        for name, spec in SPECS.items():
-            if spec.kind == "counter":
-                # prometheus-client appends `_total` itself.
-                metric: Any = Counter(
-                    name.removesuffix("_total"), spec.help, spec.labels, registry=self.registry
-                )
-            elif spec.kind == "gauge":
-                metric = Gauge(name, spec.help, spec.labels, registry=self.registry)
-            else:
-                metric = Histogram(
-                    name, spec.help, spec.labels, buckets=spec.buckets, registry=self.registry
-                )
-            self._metrics[name] = metric
 
-    def _child(self, name: str, labels: Mapping[str, str] | None) -> Any:
-        metric = self._metrics[name]
-        return metric.labels(**labels) if labels else metric
-
-    def increment(
-        self, name: str, value: float = 1, labels: Mapping[str, str] | None = None
-    ) -> None:
-        self._child(name, labels).inc(value)
-
-    def gauge(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        self._child(name, labels).set(value)
-
-    def timing(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        self._child(name, labels).observe(value)
-
-    def serve(self, port: int, host: str = "0.0.0.0") -> None:
-        """Expose ``/metrics`` on ``host:port`` from a daemon thread.
-
-        Raises:
-            OSError: the port is taken.
-        """
-        from prometheus_client import start_http_server
-
-        start_http_server(port, addr=host, registry=self.registry)
-
-    def exposition(self) -> bytes:
-        """The text format a scrape would get (tests, debugging)."""
-        from prometheus_client import generate_latest
-
-        return bytes(generate_latest(self.registry))
+class PrometheusMetrics(metrics.PrometheusMetrics):
+    def __init__(self) -> None:
+        super().__init__(SPECS)
