@@ -140,9 +140,9 @@ def ingest_section(res: IngestResults) -> str:
             f"1 process = {div(one, noenrich):.2f} of (a)",
         ),
         row(
-            "(d) worker, enriched stream off",
+            "(e) worker, enriched stream off",
             "nostream",
-            f"1 process = {div(one, nostream):.2f} of (d)",
+            f"1 process = {div(one, nostream):.2f} of (e)",
         ),
         row(
             f"(b) naive loop (first {s.naive_events:,} events)",
@@ -170,9 +170,10 @@ def ingest_section(res: IngestResults) -> str:
         "`json.loads`, `geoip2` `city()`, `user_agents.parse()` per event, a row-wise "
         "`INSERT ... VALUES` per poll, commit; it runs on the first events of the topic only. "
         "(c) is `baselines.py bare`: the worker's consumer settings, poll and touch the values. "
-        "(d) is `vh worker` with `VH_ENRICHED_STREAM=off`: the 1-process rows publish every "
+        "(d) is the same worker with 040's visit_pages view detached (ingestion before #15). "
+        "(e) is `vh worker` with `VH_ENRICHED_STREAM=off`: the 1-process rows publish every "
         "stored visit to the enriched stream (v4 event JSON, acknowledged before the commit), "
-        f"(d) does not; the stream costs {100 * (1 - div(one, nostream)):.0f}% of (d)'s "
+        f"(e) does not; the stream costs {100 * (1 - div(one, nostream)):.0f}% of (e)'s "
         "events/s in this run.",
         "",
         *_cpu_table(res),
@@ -220,7 +221,7 @@ def _cpu_table(res: IngestResults) -> list[str]:
     rows = []
     for key, name in (
         ("workers1", "1 worker"), ("workers2", "2 workers"), ("noenrich", "(a)"),
-        ("before15", "(d)"),
+        ("before15", "(d)"), ("nostream", "(e)"),
     ):  # fmt: skip
         runs = [r.cores for r in res.runs.get(key, []) if r.cores]
         if runs:

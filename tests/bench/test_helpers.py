@@ -6,6 +6,7 @@ No services and no timing: the benchmark itself is ``python -m bench``.
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import parse_qsl
 
 from bench import api_data, report, soak
@@ -78,6 +79,8 @@ def _ingest() -> IngestResults:
         "noenrich": [Run(1000, 0.08)],
         "naive": [Run(100, 0.1)],
         "bare": [Run(1000, 0.01)],
+        "before15": [Run(1000, 0.095)],
+        "nostream": [Run(1000, 0.05)],
     }
     res.memory = {"workers1": [Curve("workers1 #1", [(0.0, 10.0), (1.0, 150.0), (2.0, 160.0)])]}
     return res
@@ -93,6 +96,12 @@ def test_ingest_section_ratios_and_targets() -> None:
     # 80 µs worker + 40 µs ClickHouse per event: the machine's cores cap every worker count.
     assert f"{os.cpu_count()} cores therefore ingest at most" in text
     assert "10x (b) is 10,000 events/s, 0.10 of what kafka-python alone delivers" in text
+    assert "1 process within 10% of (d), before #15's view: 0.95 — met" in text
+    assert "| (e) worker, enriched stream off | 20,000 | 20,000 | 1 process = 0.50 of (e) |" in text
+    assert "the stream costs 50% of (e)'s events/s" in text
+    # Every variant has its own letter.
+    letters = re.findall(r"^\| \(([a-z])\) ", text, re.M)
+    assert sorted(letters) == sorted(set(letters)) == list("abcde")
 
 
 def test_api_and_memory_sections() -> None:
