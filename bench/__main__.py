@@ -1,5 +1,6 @@
 """``python -m bench [--quick] [--only ingest,api,enrich,analytics,webhooks]``: rewrite
-docs/benchmarks.md (and docs/analytics.md with the analytics section).
+docs/benchmarks.md (and docs/analytics.md with the analytics section). A run of a subset of
+the sections writes its report to var/bench-partial.md instead (``--out`` to choose).
 
 Runs on the local stack (``make up``; Kafka at ``VH_KAFKA_BOOTSTRAP``, ClickHouse at
 ``VH_CLICKHOUSE_HOST``/``VH_CLICKHOUSE_PORT``), with a progress display, in this order:
@@ -36,7 +37,9 @@ from bench import (
 from enrich.config import EnrichConfig
 from ingest.config import IngestConfig
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "benchmarks.md"
+PARTIAL_OUT = ROOT / "var" / "bench-partial.md"
 ANALYTICS_OUT = OUT.with_name("analytics.md")
 SECTIONS = ("ingest", "cluster", "api", "enrich", "analytics", "webhooks")
 
@@ -68,6 +71,15 @@ class Display:
             print(f"{self._stamp()} {self.section}: {message}", flush=True)
 
 
+def report_path(only: set[str], out: Path | None) -> Path:
+    """``out`` if given; else docs/benchmarks.md for a run of every section, and
+    var/bench-partial.md for a subset (the document says every figure comes from one run:
+    a subset must not replace the sections it did not run)."""
+    if out is not None:
+        return out
+    return OUT if only == set(SECTIONS) else PARTIAL_OUT
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
@@ -83,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"where the analytics section's document goes (default {ANALYTICS_OUT.name})",
     )
     parser.add_argument(
-        "--out", type=Path, default=OUT, help=f"where the report goes (default {OUT.name})"
+        "--out",
+        type=Path,
+        default=None,
+        help=f"where the report goes (default {OUT.name} for a run of every section,"
+        f" {PARTIAL_OUT.relative_to(ROOT)} for a subset)",
     )
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the finally blocks stop the
@@ -92,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if not only <= set(SECTIONS):
         parser.error(f"--only takes {','.join(SECTIONS)}")
+    args.out = report_path(only, args.out)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     run_id = uuid.uuid4().hex[:8]
     # Where Kafka and ClickHouse are, read as a worker reads it (same variables, same rules).
     stack = IngestConfig.from_env(os.environ)

@@ -167,3 +167,13 @@ def test_the_curve_errors_floors_and_targets_of_issue_15() -> None:
     assert "API + ClickHouse CPU ≤ 2 ms per request: 18.0 ms" in text
     assert "p99 ≤ 50 ms at 50% of capacity: 8.0 ms — met" in text
     assert "no error below capacity: 0 — met" in text
+
+
+def test_a_run_of_some_sections_leaves_docs_benchmarks_alone() -> None:
+    from pathlib import Path
+
+    from bench.__main__ import OUT, PARTIAL_OUT, SECTIONS, report_path
+
+    assert report_path(set(SECTIONS), None) == OUT
+    assert report_path({"analytics"}, None) == PARTIAL_OUT != OUT
+    assert report_path({"analytics"}, Path("x.md")) == Path("x.md")
