@@ -1,5 +1,6 @@
 """A real HTTP webhook receiver on loopback for the tests: records every request, and can
-answer 500 for its first N requests, answer slowly, or hang (until released)."""
+answer 500 for its first N requests or for a time from its first request (an outage), answer
+slowly, or hang (until released)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ class Received:
 @dataclass
 class Behaviour:
     fail_first: int = 0  # answer 500 to this many requests
+    down_s: float = 0.0  # answer 500 for this long from the first request (an outage)
     status: int = 200
     delay_s: float = 0.0
     hang: threading.Event | None = None  # set: stop hanging
     failed: int = 0
+    first_at: float | None = None  # monotonic time of the first request
 
 
 @dataclass
@@ -67,7 +70,9 @@ def start_receiver(behaviour: Behaviour | None = None) -> Receiver:
             if b.delay_s:
                 time.sleep(b.delay_s)
             with me.lock:
-                failing = b.failed < b.fail_first
+                now = time.monotonic()
+                b.first_at = now if b.first_at is None else b.first_at
+                failing = b.failed < b.fail_first or now - b.first_at < b.down_s
                 if failing:
                     b.failed += 1
                 else:
