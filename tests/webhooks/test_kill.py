@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,8 +91,11 @@ def test_a_killed_process_loses_nothing_and_logs_no_secret(
         finally:
             if first.poll() is None:
                 first.kill()
-    duplicates = len(receiver.delivered()) - len(ids)
-    assert duplicates >= 0
+    # At least once: only what the killed process delivered but had not committed comes
+    # again, and once (the second process was not killed).
+    times = Counter(json.loads(r.body)["event_id"] for r in receiver.delivered())
+    assert max(times.values()) <= 2
+    assert sum(n - 1 for n in times.values()) <= got_before
     text = logs.read_text()
     assert "webhook attempt failed; retrying" in text  # the failures were logged
     assert endpoint.secret not in text
