@@ -98,8 +98,9 @@ def create_app(
             now_ms=now_ms,
         )
         services.coalescer = Coalescer(
-            services.pool.run, config.clickhouse.layout, config.pool_size
-        )
+            services.pool.run, config.clickhouse.layout, config.pool_size,
+            wait_s=services.pool.checkout_timeout,
+        )  # fmt: skip
         metrics.watch_tokens(services.tokens.age)
         # The first load happens in the background too: if ClickHouse is down at start the
         # API still comes up (answering 403 and /ready 503) and recovers when it returns.

@@ -7,7 +7,9 @@ one tenant's queued pages, each visitor once, in one :mod:`query_api.batch_pages
 (on 18.16 about a quarter of the CPU per page at 8 pages, bench/profiling.md). Each page's
 answer is what its own statement gives (tests/query_api/test_batch_pages.py): nothing is
 cached, every page reads ClickHouse after it arrived, so a stored visit, an erasure or a
-PATCH shows exactly as without batching.
+PATCH shows exactly as without batching. A page waits for a slot at most ``wait_s`` (the
+pool's checkout timeout), then fails as a pool checkout does (``PoolTimeout``, a 503 with
+Retry-After): under overload requests are refused, not queued without bound.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from query_api import batch_pages, pages, render
 from query_api.params import VisitQuery
+from query_api.pool import PoolTimeout
 from schemas.clickhouse.layout import Layout
 from schemas.clickhouse.statements import Statement
 
@@ -36,10 +39,13 @@ class Coalescer:
         layout: where the tables are (a cluster never batches).
         slots: statements in flight at most.
         max_batch: pages per statement at most.
+        wait_s: how long a page may wait for a slot before ``PoolTimeout``.
     """
 
-    def __init__(self, run: Run, layout: Layout, slots: int, max_batch: int = 32) -> None:
-        self._run, self._layout, self._max = run, layout, max_batch
+    def __init__(
+        self, run: Run, layout: Layout, slots: int, max_batch: int = 32, wait_s: float = 5.0
+    ) -> None:
+        self._run, self._layout, self._max, self._wait_s = run, layout, max_batch, wait_s
         self._slots = asyncio.Semaphore(slots)
         self._queued: dict[str, list[tuple[VisitQuery, asyncio.Future[Page]]]] = {}
         self._draining = False
@@ -51,16 +57,35 @@ class Coalescer:
     async def page(self, tenant: str, query: VisitQuery) -> Page:
         """The page's rows and summary, as ``pages.load`` gives them. Raises what it raises."""
         if not batch_pages.batchable(self._layout, query):
-            async with self._slots:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self._wait_s)
+            except TimeoutError:
+                raise self._timeout() from None
+            try:
                 self.statements += 1
                 self.pages += 1
                 return await run_in_threadpool(pages.load, self._run, self._layout, tenant, query)
+            finally:
+                self._slots.release()
         future: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
-        self._queued.setdefault(tenant, []).append((query, future))
+        item = (query, future)
+        self._queued.setdefault(tenant, []).append(item)
         if not self._draining:
             self._draining = True
             self._spawn(self._drain())
-        return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._wait_s)
+        except TimeoutError:
+            queued = self._queued.get(tenant, [])
+            if item not in queued:  # taken meanwhile: its answer is on its way
+                return await future
+            queued.remove(item)
+            if not queued:
+                del self._queued[tenant]
+            raise self._timeout() from None
+
+    def _timeout(self) -> PoolTimeout:
+        return PoolTimeout(f"no ClickHouse client free within {self._wait_s:g}s")
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)

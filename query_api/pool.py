@@ -65,7 +65,7 @@ class ClientPool:
         ch = config.clickhouse
         self._any = _endpoints(ch.host, ch.port, ch.alt_hosts)
         self._cluster = ch.cluster or None
-        self._timeout = checkout_timeout
+        self.checkout_timeout = checkout_timeout
         self._idle: dict[Endpoint, queue.LifoQueue[Client]] = {}
         self._slots = threading.BoundedSemaphore(config.pool_size)
         self._down: dict[Endpoint, float] = {}
@@ -93,8 +93,8 @@ class ClientPool:
         where = endpoint or self._any[0]
         if self._closed:
             raise DatabaseError("pool is closed")
-        if not self._slots.acquire(timeout=self._timeout):
-            raise PoolTimeout(f"no ClickHouse client free within {self._timeout}s")
+        if not self._slots.acquire(timeout=self.checkout_timeout):
+            raise PoolTimeout(f"no ClickHouse client free within {self.checkout_timeout}s")
         idle = self._idle.setdefault(where, queue.LifoQueue())
         try:
             client = idle.get_nowait()

@@ -11,6 +11,7 @@ from typing import Any
 from query_api import batch_pages, pages, render
 from query_api.coalesce import Coalescer
 from query_api.params import DAY_MS, VisitQuery, visit_query
+from query_api.pool import PoolTimeout
 from query_api.v4 import events
 from query_api.v4 import params as v4_params
 from schemas.clickhouse.layout import Layout
@@ -103,3 +104,32 @@ def test_a_failed_batch_fails_each_of_its_pages() -> None:
         return await asyncio.gather(*tasks, return_exceptions=True)
 
     assert [type(e) for e in asyncio.run(scenario())] == [RuntimeError, RuntimeError]
+
+
+def test_a_page_waits_for_a_slot_at_most_the_pools_checkout_timeout() -> None:
+    """Under overload pages are refused as a pool checkout refuses them (503), not queued
+    without bound; one that timed out is never sent."""
+    sent: list[Statement] = []
+    gate = threading.Event()
+
+    def run(statement: Statement) -> list[tuple[Any, ...]]:
+        sent.append(statement)
+        gate.wait(5)
+        return []
+
+    async def scenario() -> list[Any]:
+        coalescer = Coalescer(run, Layout("db"), slots=1, wait_s=0.1)
+        first = asyncio.ensure_future(coalescer.page(TENANT, _query("A")))
+        await asyncio.sleep(0.05)  # A holds the only slot
+        queued = asyncio.ensure_future(coalescer.page(TENANT, _query("B")))
+        alone = VisitQuery("C", 0, NOW, 10, linked_id="L")  # never batched: waits for a slot
+        unbatched = asyncio.ensure_future(coalescer.page(TENANT, alone))
+        late = await asyncio.gather(queued, unbatched, return_exceptions=True)
+        gate.set()
+        return [*late, await first]
+
+    queued, unbatched, first = asyncio.run(scenario())
+    assert isinstance(queued, PoolTimeout) and isinstance(unbatched, PoolTimeout)
+    assert "within 0.1s" in str(queued)
+    assert not first[1].known
+    assert [s.params.get("visitor") for s in sent] == ["A"]
