@@ -1,4 +1,4 @@
-"""Logging set-up of the ``vh`` entry points (the format: schemas/json_logs.py)."""
+"""Logging set-up of every ``vh`` command (the format: schemas/json_logs.py)."""
 
 from __future__ import annotations
 
@@ -16,5 +16,9 @@ def configure(level: str = "INFO") -> None:
             "kafka": logging.WARNING,
             # The driver logs a traceback per failed connect; the worker logs each once itself.
             "clickhouse_driver": logging.ERROR,
+            # httpx logs every request with its whole URL at INFO: a webhook URL may carry
+            # credentials or a token in its query, which our own logs leave out (webhooks.targets).
+            "httpx": logging.WARNING,
+            "httpcore": logging.WARNING,
         },
     )

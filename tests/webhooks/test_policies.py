@@ -86,3 +86,22 @@ def test_a_revoked_partition_is_forgotten_and_late_settlements_ignored() -> None
     tracker.forget(P)
     tracker.done(P, 5)
     assert tracker.committable() == {}
+
+
+def test_http_request_lines_with_whole_urls_stay_out_of_the_logs() -> None:
+    """httpx logs each request's URL (credentials and query included) at INFO; the commands'
+    logging keeps it to warnings, so only our redacted URLs are logged."""
+    import logging
+
+    from ingest import logs
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure("INFO")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("webhooks.dispatch").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], root.level = handlers, level
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
+        logging.getLogger("httpcore").setLevel(logging.NOTSET)
