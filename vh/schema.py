@@ -11,6 +11,7 @@ from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.writer import ClickHouseWriter
 from schemas.clickhouse import migrations, upgrade
+from vh import views
 from vh.commands import Subparsers, command
 from vh.progress import Progress
 
@@ -67,6 +68,10 @@ def migrate(args: argparse.Namespace) -> int:
             cluster=writer.layout.cluster,
         )
         logger.info("migrations applied", extra={"database": writer.database, "applied": applied})
+        if migrations.refill_views(applied) and not args.from_single_node:
+            # The aggregates were made again, empty: the visits stored so far go back in
+            # (the copy of --from-single-node fills them through the views instead).
+            views.fill(writer)
         if writer.features().ttl:
             logger.info(
                 retention.apply_ttl(

@@ -49,18 +49,23 @@ def run(args: argparse.Namespace) -> int:
 def backfill(args: argparse.Namespace) -> int:
     config = IngestConfig.from_env(args.environ)
     with ClickHouseWriter.from_config(config) as writer:
-        months: Counter[int] = Counter()
-        listing = aggregates.visit_months(writer.layout)
-        for month, rows in writer.on_each_shard(listing.sql, listing.params):
-            months[int(month)] += int(rows)
-        bar = Progress("visits counted into the aggregates", sum(months.values()))
-        for month in sorted(months):
-            for statement in aggregates.backfill_month(writer.layout, month):
-                writer.on_each_shard(statement.sql, statement.params)
-            bar.update(bar.done + months[month])
-        bar.close()
-    logger.info("aggregates backfilled", extra={"months": len(months), "visits": bar.done})
+        fill(writer)
     return 0
+
+
+def fill(writer: ClickHouseWriter) -> None:
+    """Every stored visit's states into the aggregates, month by month, on every shard."""
+    months: Counter[int] = Counter()
+    listing = aggregates.visit_months(writer.layout)
+    for month, rows in writer.on_each_shard(listing.sql, listing.params):
+        months[int(month)] += int(rows)
+    bar = Progress("visits counted into the aggregates", sum(months.values()))
+    for month in sorted(months):
+        for statement in aggregates.backfill_month(writer.layout, month):
+            writer.on_each_shard(statement.sql, statement.params)
+        bar.update(bar.done + months[month])
+    bar.close()
+    logger.info("aggregates backfilled", extra={"months": len(months), "visits": bar.done})
 
 
 def rebuild(args: argparse.Namespace) -> int:

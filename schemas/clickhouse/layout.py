@@ -16,6 +16,8 @@ statement becomes its cluster twin, run ``ON CLUSTER``:
 - a materialized view reads and writes the local tables of the node it runs on, so it sees
   exactly the rows inserted into that node's shard;
 - an ``ALTER`` goes to the storage table;
+- a ``DROP TABLE`` drops it on every node: a sharded table's Distributed table and its
+  local tables (dropping the last replica frees its ZooKeeper path for a table made again);
 - an ``INSERT ... SELECT`` (a backfill) runs as written, through the Distributed tables.
 
 Pure: text in, text out. The rendering is checked by parsing on the current engine (chdb)
@@ -34,6 +36,7 @@ _BY_NAME: Final = {t.name: t for t in TABLES}
 _CREATE_TABLE: Final = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _CREATE_VIEW: Final = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) ")
 _ALTER: Final = re.compile(r"^ALTER TABLE (\w+)\.(\w+)\s")
+_DROP: Final = re.compile(r"^DROP TABLE IF EXISTS (\w+)\.(\w+)$")
 _ADD_COLUMN: Final = re.compile(r"^\s+ADD COLUMN\b")
 _ENGINE: Final = re.compile(r"ENGINE = (\w*MergeTree)\(([^)]*)\)")
 _REFERENCE: Final = r"\b{db}\.(\w+)\b"
@@ -52,6 +55,10 @@ class Layout:
     #: Column comments survive on replicated tables (not on 18.16, which then refuses the
     #: table: "Table structure in ZooKeeper is too different from local table structure").
     replicated_comments: bool = True
+    #: A dropped table leaves at once (``SYNC``): an Atomic database, the default since
+    #: 20.10, otherwise frees a replicated table's ZooKeeper path minutes later, and a table
+    #: made again at that path is refused (18.16 drops at once and knows no ``SYNC``).
+    drop_sync: bool = True
 
     def __post_init__(self) -> None:
         identifier(self.database)
@@ -108,6 +115,13 @@ def render(statement: str, layout: Layout) -> list[str]:
                 _distributed(table, layout),
             ]
         return out
+    if match := _DROP.match(statement):
+        table = match.group(2)
+        names = [layout.qualified(table)]
+        if layout.sharded(table):
+            names.append(layout.storage(table))
+        sync = " SYNC" if layout.drop_sync else ""
+        return [f"DROP TABLE IF EXISTS {name}{layout.on_cluster}{sync}" for name in names]
     if statement.startswith("INSERT INTO "):
         # Through the Distributed tables, which send each row to its visitor's shard.
         return [statement]

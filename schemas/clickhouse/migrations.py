@@ -8,7 +8,9 @@ decided from `SELECT version()` (see `ServerFeatures`), never guessed. A migrati
 has a line `-- requires: <feature>` (a boolean of `ServerFeatures`) is skipped, and NOT
 recorded, on a server without that feature (e.g. settings 18.16 does not know): the first
 `vh migrate` after the server is upgraded in place runs it. Such a migration must therefore
-not depend on running before the ones numbered after it.
+not depend on running before the ones numbered after it. A line `-- then: vh views backfill`
+marks a migration that makes the analysts' aggregates again, empty: `vh migrate` refills them
+from the stored visits once it has run.
 
 This module does no I/O of its own: `apply` takes an `execute(sql) -> rows` callable, so
 clickhouse-driver, chdb or a test double can run it.
@@ -31,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _REQUIRES = re.compile(r"^--\s*requires:\s*([a-z_]+)\s*$", re.MULTILINE)
+_REFILLS_VIEWS = re.compile(r"^--\s*then:\s*vh views backfill\s*$", re.MULTILINE)
 
 Execute = Callable[[str], Sequence[tuple[Any, ...]]]
 
@@ -55,6 +58,9 @@ class ServerFeatures:
     insert_dedup_token: bool
     # Column comments on Replicated*MergeTree tables (18.16 refuses such a table).
     replicated_comments: bool = True
+    # `DROP TABLE ... SYNC`, which Atomic databases (the default from 20.10) need to free a
+    # replicated table's ZooKeeper path at once; 18.16 refuses the word.
+    drop_sync: bool = True
 
     @classmethod
     def from_version(cls, text: str) -> ServerFeatures:
@@ -67,6 +73,7 @@ class ServerFeatures:
             ttl=parts >= (20, 1),
             insert_dedup_token=parts >= (22, 2),
             replicated_comments=parts >= (20, 1),
+            drop_sync=parts >= (20, 10),
         )
 
     def placeholders(self) -> dict[str, str]:
@@ -93,6 +100,8 @@ class Migration:
     checksum: str
     #: Features its `-- requires:` lines name that this server lacks (then no statements).
     missing: tuple[str, ...] = ()
+    #: It made the aggregates again, empty (``-- then: vh views backfill``).
+    refills_views: bool = False
 
 
 def discover(directory: Path = HERE) -> list[tuple[int, str, str]]:
@@ -134,7 +143,7 @@ def render(
     """The migrations as statements for this server and database, on one server or, with
     ``cluster``, as their cluster twins (``schemas.clickhouse.layout``)."""
     identifier(database)
-    where = Layout(database, cluster, features.replicated_comments)
+    where = Layout(database, cluster, features.replicated_comments, features.drop_sync)
     values = {**features.placeholders(), "db": database}
     out = []
     for version, name, raw in discover(directory):
@@ -149,8 +158,17 @@ def render(
                 out for s in _split(raw) for out in layout.render(_fill(s, values, name), where)
             )
         checksum = hashlib.sha256(raw.encode()).hexdigest()[:16]
-        out.append(Migration(version, name, statements, checksum, missing))
+        refills = _REFILLS_VIEWS.search(raw) is not None
+        out.append(Migration(version, name, statements, checksum, missing, refills))
     return out
+
+
+def refill_views(applied: Sequence[int], directory: Path = HERE) -> bool:
+    """Whether one of the ``applied`` migrations left the aggregates to be refilled."""
+    done = set(applied)
+    return any(
+        v in done and _REFILLS_VIEWS.search(raw) is not None for v, _, raw in discover(directory)
+    )
 
 
 def _literal(text: str) -> str:

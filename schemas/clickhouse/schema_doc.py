@@ -68,7 +68,8 @@ Typical questions, as SQL, are in [analytics.md](analytics.md).
 
 def table_notes(directory: Path = HERE) -> dict[str, str]:
     """Table name -> the ``--`` comment lines right above its ``CREATE TABLE`` in the
-    migration files (``-- requires:`` lines left out), joined into one paragraph."""
+    migration files (``-- requires:`` and ``-- then:`` lines left out), joined into one
+    paragraph; a later migration's note replaces an earlier one's."""
     notes = dict(_BOOKKEEPING)
     for _version, _name, raw in discover(directory):
         above: list[str] = []
@@ -76,7 +77,7 @@ def table_notes(directory: Path = HERE) -> dict[str, str]:
             stripped = line.strip()
             if stripped.startswith("--"):
                 text = stripped.removeprefix("--").strip()
-                if not text.startswith("requires:"):
+                if not text.startswith(("requires:", "then:")):
                     above.append(text)
                 continue
             if match := _CREATE.match(stripped):

@@ -71,6 +71,30 @@ def test_views_read_and_write_local_tables_and_alters_go_to_storage() -> None:
     assert alter == "ALTER TABLE vh.visits_local ON CLUSTER vh_cluster MODIFY TTL x"
 
 
+def test_a_drop_reaches_every_node_and_a_sharded_table_loses_both_of_its_tables() -> None:
+    old = Layout("vh", "vh_cluster", replicated_comments=False, drop_sync=False)
+    assert layout.render("DROP TABLE IF EXISTS vh.traffic_daily_mv", old) == [
+        "DROP TABLE IF EXISTS vh.traffic_daily_mv ON CLUSTER vh_cluster"
+    ]
+    assert layout.render("DROP TABLE IF EXISTS vh.traffic_daily", old) == [
+        "DROP TABLE IF EXISTS vh.traffic_daily ON CLUSTER vh_cluster",
+        "DROP TABLE IF EXISTS vh.traffic_daily_local ON CLUSTER vh_cluster",
+    ]
+    # Current servers drop at once, so that the table made again may take the same path.
+    assert layout.render("DROP TABLE IF EXISTS vh.erasures", CLUSTER) == [
+        "DROP TABLE IF EXISTS vh.erasures ON CLUSTER vh_cluster SYNC"
+    ]
+    single = "DROP TABLE IF EXISTS vh.traffic_daily"
+    assert layout.render(single, layout.Layout("vh")) == [single]
+
+
+def test_sync_drops_only_where_the_server_knows_the_word() -> None:
+    drop = "DROP TABLE IF EXISTS vh.traffic_daily_local ON CLUSTER vh_cluster"
+    assert drop in _rendered("18.16.1")
+    assert not any(s.endswith(" SYNC") for s in _rendered("18.16.1"))
+    assert f"{drop} SYNC" in _rendered("26.9.1")
+
+
 def test_18_16_loses_column_comments_on_replicated_tables_current_servers_keep_them() -> None:
     old = next(s for s in _rendered("18.16.1") if "vh.visits_local" in s and "CREATE" in s)
     new = next(s for s in _rendered("26.9.1") if "vh.visits_local" in s and "CREATE" in s)
