@@ -14,17 +14,16 @@ from schemas.clickhouse import questions
 RAW_TARGET_MS, VIEW_TARGET_MS = 1000.0, 100.0
 SHOWN_ROWS = 8
 COST = (
-    "\n**What the views cost.** They hold `uniq` states: exact up to 65,536 distinct values"
-    " per row, so a row of a busy day is up to 256 KiB of hashes, and a question over a month"
-    " merges every state it reads, hash by hash (a few million hashes for a month of a"
-    " 20M-visit tenant by country). That, not reading, is their time, and why they miss"
-    " 100 ms on big tenants. Measured on 18.16 (2026-12-02, load about 12 on the 2 cores):"
-    " 120 states of 55,000 distinct values each (a month of 4 countries of a 20M-visit"
-    " tenant), merged by day, took 873 ms as `uniq`, 145 ms as `uniqCombined` and 14 ms as"
-    " `uniqHLL12`; off the truth by 0.05%, 0.5% and 0.3% a day, 0.3%, 0.05% and 1.7% over"
-    " the month. The next step is `uniqCombined` in the views and in the raw answers alike"
-    " (merging its states gives what it computes over the rows, so the two still agree):"
-    " a migration that re-creates both views and `vh views rebuild`; not done yet.\n"
+    "\n**What the views cost.** They hold `uniqCombined` states (migration 060; 031's held"
+    " `uniq` ones): a small set of hashes for a small group, beyond 4,096 values a fixed"
+    " HyperLogLog sketch of 2^17 cells, merged cell by cell. A question over a month merges"
+    " every state it reads; as `uniq` states (up to 65,536 hashes a row, 256 KiB) that"
+    " merging, not reading, was most of the time. Measured on 18.16 (2026-12-02, load about"
+    " 12 on the 2 cores): 120 states of 55,000 distinct values each (a month of 4 countries"
+    " of a 20M-visit tenant), merged by day, took 873 ms as `uniq`, 145 ms as `uniqCombined`"
+    " and 14 ms as `uniqHLL12`; off the truth by 0.05%, 0.5% and 0.3% a day, 0.3%, 0.05%"
+    " and 1.7% over the month. `uniqCombined` keeps every answer within 1%; the raw answers"
+    " use it too, so views and raw agree row for row.\n"
 )
 DB = "visit_history"  # VH_CLICKHOUSE_DATABASE's default, in the SQL shown
 
@@ -86,11 +85,13 @@ def render(results: Results, quick: bool) -> str:
         "current servers (`tests/schemas/test_questions.py` runs each on both, and checks "
         "that the aggregates give the raw table's rows). Tables and columns: "
         "[schema.md](schema.md).\n\n",
-        "**How they count.** A visit is a distinct `request_id` (`uniq`), so a copy Kafka "
+        "**How they count.** A visit is a distinct `request_id` (`uniqCombined`: exact up to "
+        "4,096 values, within about 1% beyond), so a copy Kafka "
         "delivered twice counts once; erased visits are left out through the `erasures` "
         "table, also while their deletion is still running. The *views* answers read the "
         "aggregates ClickHouse keeps (`traffic_daily`, `traffic_hourly`, `visitor_summary`), "
-        "which hold the same counts as uniq states (`uniqMerge`).\n\n",
+        "which hold the same counts as uniqCombined states (`uniqCombinedMerge`; "
+        "`visitor_summary` keeps `uniq` states, `uniqMerge`).\n\n",
         f"**The demo data**: {results.demo_visits:,} stored visits over "
         f"{analytics_data.DAYS} days of `vh produce-demo` traffic (three tenants), 2% of "
         "them stored twice, one visitor erased, a few visitors roaming over addresses, one "

@@ -1,12 +1,13 @@
-"""The analysts' aggregates (``traffic_daily``, ``traffic_hourly``, migration 031) recomputed
+"""The analysts' aggregates (``traffic_daily``, ``traffic_hourly``, migration 060) recomputed
 from visits: after an erasure (the days the erased visitor was seen) and for data stored
 before the views existed (``vh views backfill``). Pure: text plus bound parameters.
 
-Every measure is a ``uniq`` state, so inserting the states of visits the views already
-counted changes no answer: a backfill needs no bookkeeping and can run again, and a rebuild
-may overlap rows the views write meanwhile. The SELECTs are the views' own (031), fed with
-the visits that survive every erasure: the erasures table is read, not the mutations'
-progress, so a rebuild made before ``ALTER ... DELETE`` finished already leaves them out.
+Every measure is a ``uniqCombined`` state, so inserting the states of visits the views
+already counted changes no answer: a backfill needs no bookkeeping and can run again, and a
+rebuild may overlap rows the views write meanwhile. The SELECTs are the views' own (060),
+fed with the visits that survive every erasure: the erasures table is read, not the
+mutations' progress, so a rebuild made before ``ALTER ... DELETE`` finished already leaves
+them out.
 On a cluster each shard's views count that shard's visits into its local tables; these
 statements do the same, on a replica of the shard they are meant for.
 """
@@ -34,18 +35,19 @@ _SURVIVING: Final = (
 )
 _DAILY: Final = (
     "INSERT INTO {target} ({columns}) SELECT tenant, toDate(time) AS day, dim.1 AS dimension,"
-    " dim.2 AS value, uniqState(request_id) AS visits, uniqState(visitor_id) AS visitors,"
-    " uniqStateIf(request_id, bot_probability >= 0.5) AS bot_visits,"
-    " uniqStateIf(request_id, incognito = 1) AS incognito_visits FROM {source}"
+    " dim.2 AS value, uniqCombinedState(request_id) AS visits, uniqCombinedState(visitor_id)"
+    " AS visitors,"
+    " uniqCombinedStateIf(request_id, bot_probability >= 0.5) AS bot_visits,"
+    " uniqCombinedStateIf(request_id, incognito = 1) AS incognito_visits FROM {source}"
     " ARRAY JOIN [('all', ''), ('country', toString(ifNull(country_code, ''))),"
     " ('browser', toString(browser_name)), ('os', toString(os)),"
     " ('device', toString(device))] AS dim GROUP BY tenant, day, dimension, value"
 )
 _HOURLY: Final = (
     "INSERT INTO {target} ({columns}) SELECT tenant,"
-    " toStartOfHour(toDateTime(time, 'UTC')) AS hour, uniqState(request_id) AS visits,"
-    " uniqState(visitor_id) AS visitors,"
-    " uniqStateIf(request_id, bot_probability >= 0.5) AS bot_visits"
+    " toStartOfHour(toDateTime(time, 'UTC')) AS hour, uniqCombinedState(request_id) AS visits,"
+    " uniqCombinedState(visitor_id) AS visitors,"
+    " uniqCombinedStateIf(request_id, bot_probability >= 0.5) AS bot_visits"
     " FROM {source} GROUP BY tenant, hour"
 )
 

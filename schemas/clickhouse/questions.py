@@ -4,8 +4,10 @@ same rows. Pure: text plus bound parameters; every one runs on 18.16 and current
 
 Parameters: ``tenant``; ``start`` and ``end``, UTC days ``YYYY-MM-DD``, both included;
 ``visitor`` for a visitor's sessions; ``least`` for the thresholds of the fraud signals.
-Raw answers count visits as distinct requestIds (``uniq``: a redelivered copy counts once)
-and leave out erased visits with the erasures table (their mutation may still be running).
+Raw answers count visits as distinct requestIds (``uniqCombined``: a redelivered copy counts
+once; the aggregates hold its states, and merging them gives what it computes over the rows,
+so the two agree) and leave out erased visits with the erasures table (their mutation may
+still be running).
 """
 
 from __future__ import annotations
@@ -67,11 +69,11 @@ def _share(dimension: str) -> Question:
     )
     columns = f"visitor_id, timestamp_ms, request_id, {_COLUMN[dimension]} AS value"
     raw = (
-        "SELECT value, uniq(request_id) AS visits, uniq(visitor_id) AS visitors"
+        "SELECT value, uniqCombined(request_id) AS visits, uniqCombined(visitor_id) AS visitors"
         f" FROM {_src(columns)} GROUP BY value"
     )
     view = (
-        "SELECT value, uniqMerge(visits) AS visits, uniqMerge(visitors) AS visitors"
+        "SELECT value, uniqCombinedMerge(visits) AS visits, uniqCombinedMerge(visitors) AS visitors"
         f" FROM {{db}}.traffic_daily WHERE {_DAYS} AND dimension = '{dimension}' GROUP BY value"
     )
     title = {"os": "OS"}.get(dimension, dimension)
@@ -86,19 +88,21 @@ def _share(dimension: str) -> Question:
 _DAILY = Question(
     "daily",
     "Traffic by day",
-    "SELECT toDate(time) AS day, uniq(request_id) AS visits, uniq(visitor_id) AS visitors"
+    "SELECT toDate(time) AS day, uniqCombined(request_id) AS visits,"
+    " uniqCombined(visitor_id) AS visitors"
     f" FROM {_src('visitor_id, timestamp_ms, request_id, time')} GROUP BY day ORDER BY day",
-    "SELECT day, uniqMerge(visits) AS visits, uniqMerge(visitors) AS visitors"
+    "SELECT day, uniqCombinedMerge(visits) AS visits, uniqCombinedMerge(visitors) AS visitors"
     f" FROM {{db}}.traffic_daily WHERE {_DAYS} AND dimension = 'all' GROUP BY day ORDER BY day",
 )
 _COUNTRY_DAY = Question(
     "country_day",
     "Traffic by country and day",
     "SELECT toDate(time) AS day, toString(ifNull(country_code, '')) AS country,"
-    " uniq(request_id) AS visits, uniq(visitor_id) AS visitors"
+    " uniqCombined(request_id) AS visits, uniqCombined(visitor_id) AS visitors"
     f" FROM {_src('visitor_id, timestamp_ms, request_id, time, country_code')}"
     " GROUP BY day, country ORDER BY day, visits DESC, country",
-    "SELECT day, value AS country, uniqMerge(visits) AS visits, uniqMerge(visitors) AS visitors"
+    "SELECT day, value AS country, uniqCombinedMerge(visits) AS visits,"
+    " uniqCombinedMerge(visitors) AS visitors"
     f" FROM {{db}}.traffic_daily WHERE {_DAYS} AND dimension = 'country'"
     " GROUP BY day, country ORDER BY day, visits DESC, country",
 )
@@ -107,12 +111,12 @@ _OS_TREND = Question(
     "OS shares by day (the trend)",
     "SELECT day, g.1 AS os, g.2 AS visits, round(100 * g.2 / arraySum(arrayMap(x -> x.2, gs)),"
     " 2) AS share FROM (SELECT day, groupArray((os, visits)) AS gs FROM"
-    " (SELECT toDate(time) AS day, toString(os) AS os, uniq(request_id) AS visits"
+    " (SELECT toDate(time) AS day, toString(os) AS os, uniqCombined(request_id) AS visits"
     f" FROM {_src('visitor_id, timestamp_ms, request_id, time, os')} GROUP BY day, os)"
     " GROUP BY day) ARRAY JOIN gs AS g ORDER BY day, visits DESC, os",
     "SELECT day, g.1 AS os, g.2 AS visits, round(100 * g.2 / arraySum(arrayMap(x -> x.2, gs)),"
     " 2) AS share FROM (SELECT day, groupArray((value, visits)) AS gs FROM"
-    " (SELECT day, value, uniqMerge(visits) AS visits FROM {db}.traffic_daily"
+    " (SELECT day, value, uniqCombinedMerge(visits) AS visits FROM {db}.traffic_daily"
     f" WHERE {_DAYS} AND dimension = 'os' GROUP BY day, value)"
     " GROUP BY day) ARRAY JOIN gs AS g ORDER BY day, visits DESC, os",
 )
@@ -121,20 +125,22 @@ _BOTS = Question(
     "Bot and incognito shares by day",
     "SELECT day, visits, bots, round(100 * bots / visits, 2) AS bot_share, incognito,"
     " round(100 * incognito / visits, 2) AS incognito_share FROM (SELECT toDate(time) AS day,"
-    " uniq(request_id) AS visits, uniqIf(request_id, bot_probability >= 0.5) AS bots,"
-    " uniqIf(request_id, incognito = 1) AS incognito FROM"
+    " uniqCombined(request_id) AS visits,"
+    " uniqCombinedIf(request_id, bot_probability >= 0.5) AS bots,"
+    " uniqCombinedIf(request_id, incognito = 1) AS incognito FROM"
     f" {_src('visitor_id, timestamp_ms, request_id, time, bot_probability, incognito')}"
     " GROUP BY day) ORDER BY day",
     "SELECT day, visits, bots, round(100 * bots / visits, 2) AS bot_share, incognito,"
     " round(100 * incognito / visits, 2) AS incognito_share FROM (SELECT day,"
-    " uniqMerge(visits) AS visits, uniqMerge(bot_visits) AS bots,"
-    f" uniqMerge(incognito_visits) AS incognito FROM {{db}}.traffic_daily WHERE {_DAYS}"
+    " uniqCombinedMerge(visits) AS visits, uniqCombinedMerge(bot_visits) AS bots,"
+    f" uniqCombinedMerge(incognito_visits) AS incognito FROM {{db}}.traffic_daily WHERE {_DAYS}"
     " AND dimension = 'all' GROUP BY day) ORDER BY day",
 )
 _NEW = Question(
     "new_vs_returning",
     "New versus returning visitors by day (new: first seen that day, in all history)",
-    "SELECT day, uniq(visitor_id) AS visitors, uniqIf(visitor_id, first_day = day) AS new,"
+    "SELECT day, uniqCombined(visitor_id) AS visitors,"
+    " uniqCombinedIf(visitor_id, first_day = day) AS new,"
     " visitors - new AS returning FROM (SELECT toDate(time) AS day, visitor_id"
     f" FROM {_src('visitor_id, timestamp_ms, time')}) AS d ANY LEFT JOIN"
     " (SELECT visitor_id, toDate(min(time)) AS first_day FROM (SELECT visitor_id, timestamp_ms,"
@@ -143,7 +149,7 @@ _NEW = Question(
     " GROUP BY visitor_id) AS e USING (visitor_id) WHERE timestamp_ms > erased_at_ms"
     " GROUP BY visitor_id) AS f USING (visitor_id) GROUP BY day ORDER BY day",
     "SELECT day, visitors, new, visitors - new AS returning FROM (SELECT day,"
-    " uniqMerge(visitors) AS visitors FROM {db}.traffic_daily"
+    " uniqCombinedMerge(visitors) AS visitors FROM {db}.traffic_daily"
     f" WHERE {_DAYS} AND dimension = 'all' GROUP BY day) AS d ANY LEFT JOIN (SELECT"
     " toDate(toDateTime(intDiv(first, 1000), 'UTC')) AS day, count() AS new FROM (SELECT"
     " minMerge(first_seen) AS first FROM {db}.visitor_summary WHERE tenant = %(tenant)s"
@@ -153,10 +159,10 @@ _NEW = Question(
 _HOURLY = Question(
     "hourly",
     "Traffic by hour",
-    "SELECT toStartOfHour(toDateTime(time, 'UTC')) AS hour, uniq(request_id) AS visits,"
-    f" uniq(visitor_id) AS visitors FROM {_src('visitor_id, timestamp_ms, request_id, time')}"
-    " GROUP BY hour ORDER BY hour",
-    "SELECT hour, uniqMerge(visits) AS visits, uniqMerge(visitors) AS visitors"
+    "SELECT toStartOfHour(toDateTime(time, 'UTC')) AS hour,"
+    " uniqCombined(request_id) AS visits, uniqCombined(visitor_id) AS visitors"
+    f" FROM {_src('visitor_id, timestamp_ms, request_id, time')} GROUP BY hour ORDER BY hour",
+    "SELECT hour, uniqCombinedMerge(visits) AS visits, uniqCombinedMerge(visitors) AS visitors"
     " FROM {db}.traffic_hourly WHERE tenant = %(tenant)s"
     " AND toDate(hour) BETWEEN toDate(%(start)s) AND toDate(%(end)s) GROUP BY hour ORDER BY hour",
 )
@@ -164,15 +170,15 @@ _BOT_ASN = Question(
     "bots_by_asn",
     "Bot share by ASN (the networks bots come from)",
     "SELECT asn, asn_name, visits, bots, round(100 * bots / visits, 2) AS bot_share FROM"
-    " (SELECT asn, max(asn_name) AS asn_name, uniq(request_id) AS visits,"
-    " uniqIf(request_id, bot != 'not_detected') AS bots"
+    " (SELECT asn, max(asn_name) AS asn_name, uniqCombined(request_id) AS visits,"
+    " uniqCombinedIf(request_id, bot != 'not_detected') AS bots"
     f" FROM {_src('visitor_id, timestamp_ms, request_id, asn, asn_name, bot')} GROUP BY asn)"
     " ORDER BY bots DESC, visits DESC, asn LIMIT 20",
 )
 _TOP = Question(
     "top_visitors",
     "Top visitors of the window",
-    "SELECT visitor_id, uniq(request_id) AS visits, uniq(toDate(time)) AS days,"
+    "SELECT visitor_id, uniqCombined(request_id) AS visits, uniqCombined(toDate(time)) AS days,"
     " toString(max(time)) AS last_visit"
     f" FROM {_src('visitor_id, timestamp_ms, request_id, time')}"
     " GROUP BY visitor_id ORDER BY visits DESC, visitor_id LIMIT 10",
@@ -180,7 +186,7 @@ _TOP = Question(
 _LINKED = Question(
     "shared_linked_ids",
     "Linked ids seen with many visitors (account sharing)",
-    "SELECT linked_id, uniq(visitor_id) AS visitors, uniq(request_id) AS visits"
+    "SELECT linked_id, uniqCombined(visitor_id) AS visitors, uniqCombined(request_id) AS visits"
     f" FROM {_src('visitor_id, timestamp_ms, request_id, linked_id')}"
     " AND linked_id IS NOT NULL GROUP BY linked_id HAVING visitors >= %(least)s"
     " ORDER BY visitors DESC, linked_id LIMIT 20",
@@ -188,7 +194,7 @@ _LINKED = Question(
 _COUNTRIES = Question(
     "many_countries",
     "Visitors seen from many countries in a day (a fraud signal)",
-    "SELECT toDate(time) AS day, visitor_id, uniq(country_code) AS countries,"
+    "SELECT toDate(time) AS day, visitor_id, uniqCombined(country_code) AS countries,"
     " arraySort(groupUniqArray(country_code)) AS seen"
     f" FROM {_src('visitor_id, timestamp_ms, time, country_code')}"
     " GROUP BY day, visitor_id HAVING countries >= %(least)s"
@@ -197,7 +203,8 @@ _COUNTRIES = Question(
 _IPS = Question(
     "many_ips",
     "Visitors seen from many IP addresses in a day (a fraud signal)",
-    "SELECT toDate(time) AS day, visitor_id, uniq(ip) AS ips, uniq(request_id) AS visits"
+    "SELECT toDate(time) AS day, visitor_id, uniqCombined(ip) AS ips,"
+    " uniqCombined(request_id) AS visits"
     f" FROM {_src('visitor_id, timestamp_ms, request_id, time, ip')}"
     " GROUP BY day, visitor_id HAVING ips >= %(least)s ORDER BY ips DESC, day, visitor_id LIMIT 20",
 )
@@ -206,7 +213,7 @@ _CAME_BACK = Question(
     "Visitors who came back on another day of the window",
     "SELECT count() AS visitors, countIf(days >= 2) AS returning,"
     " round(100 * returning / visitors, 2) AS returning_share FROM (SELECT visitor_id,"
-    f" uniq(toDate(time)) AS days FROM {_src('visitor_id, timestamp_ms, time')}"
+    f" uniqCombined(toDate(time)) AS days FROM {_src('visitor_id, timestamp_ms, time')}"
     " GROUP BY visitor_id)",
 )
 _SESSIONS = Question(

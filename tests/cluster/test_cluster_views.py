@@ -16,7 +16,7 @@ from vh.main import main
 #: Per day and dimension value: distinct requestIds and visitorIds, from the aggregates and
 #: from the raw visits (every node sees the whole cluster through the Distributed tables).
 VIEW = (
-    "SELECT toString(day), dimension, value, uniqMerge(visits), uniqMerge(visitors)"
+    "SELECT toString(day), dimension, value, uniqCombinedMerge(visits), uniqCombinedMerge(visitors)"
     " FROM {db}.traffic_daily GROUP BY day, dimension, value ORDER BY 1, 2, 3"
 )
 RAW = (

@@ -15,7 +15,8 @@ from tests.support.api import TENANT, Secrets, now_ms
 def _daily(ch_client: Any) -> list[tuple[Any, ...]]:
     return list(
         ch_client.execute(
-            "SELECT toString(day), uniqMerge(visits), uniqMerge(visitors) FROM traffic_daily"
+            "SELECT toString(day), uniqCombinedMerge(visits), uniqCombinedMerge(visitors) FROM"
+            " traffic_daily"
             " WHERE tenant = %(t)s AND dimension = 'all' GROUP BY day ORDER BY day",
             {"t": TENANT},
         )

@@ -61,8 +61,10 @@ def _expected_daily(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tu
 
 def _daily_view(db: Db) -> dict[tuple[str, str, str], tuple[int, ...]]:
     rows = db.execute(
-        "SELECT toString(day), dimension, value, uniqMerge(visits), uniqMerge(visitors),"
-        f" uniqMerge(bot_visits), uniqMerge(incognito_visits) FROM {db.name}.traffic_daily"
+        "SELECT toString(day), dimension, value, uniqCombinedMerge(visits),"
+        " uniqCombinedMerge(visitors),"
+        " uniqCombinedMerge(bot_visits), uniqCombinedMerge(incognito_visits) FROM"
+        f" {db.name}.traffic_daily"
         f" WHERE tenant = '{TENANT}' GROUP BY day, dimension, value"
     )
     return {(str(r[0]), str(r[1]), str(r[2])): tuple(int(v) for v in r[3:]) for r in rows}
@@ -80,9 +82,10 @@ def _daily_raw(db: Db) -> dict[tuple[str, str, str], tuple[int, ...]]:
         ("device", "device"),
     ):
         rows = db.execute(
-            f"SELECT toString(toDate(time)) AS d, toString({expr}) AS value, uniq(request_id),"
-            " uniq(visitor_id), uniqIf(request_id, bot_probability >= 0.5),"
-            f" uniqIf(request_id, incognito = 1) FROM {db.name}.visits ANY LEFT JOIN"
+            f"SELECT toString(toDate(time)) AS d, toString({expr}) AS value,"
+            " uniqCombined(request_id),"
+            " uniqCombined(visitor_id), uniqCombinedIf(request_id, bot_probability >= 0.5),"
+            f" uniqCombinedIf(request_id, incognito = 1) FROM {db.name}.visits ANY LEFT JOIN"
             " (SELECT tenant, visitor_id, max(erased_at_ms) AS erased_at_ms"
             f" FROM {db.name}.erasures GROUP BY tenant, visitor_id) AS e USING (tenant, visitor_id)"
             f" WHERE tenant = '{TENANT}' AND timestamp_ms > erased_at_ms GROUP BY d, value"
@@ -94,13 +97,15 @@ def _daily_raw(db: Db) -> dict[tuple[str, str, str], tuple[int, ...]]:
 def _hourly(db: Db, table: str) -> dict[str, tuple[int, ...]]:
     if table == "view":
         sql = (
-            "SELECT toString(hour), uniqMerge(visits), uniqMerge(visitors), uniqMerge(bot_visits)"
+            "SELECT toString(hour), uniqCombinedMerge(visits), uniqCombinedMerge(visitors),"
+            " uniqCombinedMerge(bot_visits)"
             f" FROM {db.name}.traffic_hourly WHERE tenant = '{TENANT}' GROUP BY hour"
         )
     else:
         sql = (
-            "SELECT toString(toStartOfHour(toDateTime(time, 'UTC'))) AS h, uniq(request_id),"
-            " uniq(visitor_id), uniqIf(request_id, bot_probability >= 0.5)"
+            "SELECT toString(toStartOfHour(toDateTime(time, 'UTC'))) AS h,"
+            " uniqCombined(request_id),"
+            " uniqCombined(visitor_id), uniqCombinedIf(request_id, bot_probability >= 0.5)"
             f" FROM {db.name}.visits ANY LEFT JOIN (SELECT tenant, visitor_id,"
             f" max(erased_at_ms) AS erased_at_ms FROM {db.name}.erasures GROUP BY tenant,"
             f" visitor_id) AS e USING (tenant, visitor_id) WHERE tenant = '{TENANT}'"

@@ -58,3 +58,13 @@ def test_a_migration_the_server_cannot_run_waits_for_an_upgrade() -> None:
         for s in server.statements
     )
     assert sorted(server.recorded) == _all_versions()
+
+
+def test_only_a_migration_that_remade_the_aggregates_asks_for_their_refill() -> None:
+    remade = [v for v, _, raw in migrations.discover() if "-- then: vh views backfill" in raw]
+    assert remade == [60]
+    assert migrations.refill_views(_all_versions()) and migrations.refill_views([60])
+    assert not migrations.refill_views([v for v in _all_versions() if v != 60])
+    assert not migrations.refill_views([])
+    rendered = migrations.render(migrations.ServerFeatures.from_version("24.8.1"), "vh")
+    assert [m.version for m in rendered if m.refills_views] == [60]

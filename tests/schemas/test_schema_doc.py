@@ -54,5 +54,5 @@ def test_18_16_keeps_every_comment_the_current_engine_has(
 def test_table_notes_are_the_comment_lines_above_each_create() -> None:
     notes = schema_doc.table_notes()
     assert notes["visits"].startswith("One row per visit, ordered the way the API reads it")
-    assert "uniqMerge(visits)" in notes["traffic_daily"]
+    assert "uniqCombinedMerge(visits)" in notes["traffic_daily"]
     assert all(notes.get(t.name) for t in TABLES), "every table needs a note above its CREATE"

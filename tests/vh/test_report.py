@@ -43,7 +43,9 @@ def test_the_page_is_self_contained_and_shows_its_sql(page: Path) -> None:
     assert not re.search(r"https?://|<link|\bsrc=|url\(|@import", html), "reaches the network"
     assert html.count('<svg class="chart"') == CHARTS
     assert html.count("<summary>SQL</summary>") == CHARTS
-    assert "FROM vh_test_" in html and "traffic_daily" in html and "uniqMerge(visits)" in html
+    assert (
+        "FROM vh_test_" in html and "traffic_daily" in html and "uniqCombinedMerge(visits)" in html
+    )
     assert "2026-01-01 to 2026-01-04" in html
 
 

@@ -52,12 +52,13 @@ def test_backfill_fills_the_aggregates_from_old_visits(
         logged
     )
     view = ch_client.execute(
-        "SELECT toString(day), value, uniqMerge(visits), uniqMerge(visitors)"
+        "SELECT toString(day), value, uniqCombinedMerge(visits), uniqCombinedMerge(visitors)"
         f" FROM {ch_database}.traffic_daily WHERE dimension = 'country'"
         " GROUP BY day, value ORDER BY day, value"
     )
     raw = ch_client.execute(
-        "SELECT toString(toDate(time)) AS d, country_code, uniq(request_id), uniq(visitor_id)"
+        "SELECT toString(toDate(time)) AS d, country_code, uniqCombined(request_id),"
+        " uniqCombined(visitor_id)"
         f" FROM {ch_database}.visits GROUP BY d, country_code ORDER BY d, country_code"
     )
     assert view == raw and len(raw) > 80  # ~87 days, 2 countries
@@ -79,11 +80,11 @@ def test_rebuild_repairs_days_an_erasure_left_counted(
         db.run(statement)  # ... and no aggregates.rebuild_days
     wait_for_mutations(db)
     daily = (
-        f"SELECT toString(day), uniqMerge(visits) FROM {ch_database}.traffic_daily"
+        f"SELECT toString(day), uniqCombinedMerge(visits) FROM {ch_database}.traffic_daily"
         f" WHERE tenant = '{TENANT}' AND dimension = 'all' GROUP BY day ORDER BY day"
     )
     raw = (
-        f"SELECT toString(toDate(time)) AS d, uniq(request_id) FROM {ch_database}.visits"
+        f"SELECT toString(toDate(time)) AS d, uniqCombined(request_id) FROM {ch_database}.visits"
         f" WHERE tenant = '{TENANT}' GROUP BY d ORDER BY d"
     )
     assert ch_client.execute(daily) != ch_client.execute(raw)
@@ -97,3 +98,34 @@ def test_rebuild_repairs_days_an_erasure_left_counted(
     wait_for_mutations(db)
     assert ch_client.execute(daily) == ch_client.execute(raw)
     assert main(["views", "rebuild", "--tenant", TENANT], environ) == 2  # no days given
+
+
+def test_migrate_refills_the_aggregates_a_migration_made_again(
+    ch_client: Any, ch_database: str, clickhouse_endpoint: ClickHouseEndpoint
+) -> None:
+    """Migration 060 re-creates the aggregates empty (uniqCombined states); ``vh migrate``
+    then counts the visits already stored back in, as ``vh views backfill`` would."""
+    db = Db(ch_client.execute, ch_database)
+    insert(db, make_visits())
+    ch_client.execute(f"ALTER TABLE {ch_database}.schema_migrations DELETE WHERE version = 60")
+    wait_for_mutations(db)
+    environ = {
+        "VH_CLICKHOUSE_HOST": clickhouse_endpoint.host,
+        "VH_CLICKHOUSE_PORT": str(clickhouse_endpoint.port),
+        "VH_CLICKHOUSE_DATABASE": ch_database,
+    }
+    assert main(["migrate"], environ) == 0
+    daily = (
+        f"SELECT toString(day), uniqCombinedMerge(visits), uniqCombinedMerge(visitors)"
+        f" FROM {ch_database}.traffic_daily WHERE tenant = '{TENANT}' AND dimension = 'all'"
+        " GROUP BY day ORDER BY day"
+    )
+    raw = (
+        f"SELECT toString(toDate(time)) AS d, uniqCombined(request_id), uniqCombined(visitor_id)"
+        f" FROM {ch_database}.visits WHERE tenant = '{TENANT}' GROUP BY d ORDER BY d"
+    )
+    assert ch_client.execute(daily) == ch_client.execute(raw) != []
+    hourly = f"SELECT uniqCombinedMerge(visits) FROM {ch_database}.traffic_hourly"
+    assert ch_client.execute(hourly) == ch_client.execute(
+        f"SELECT uniqCombined(request_id) FROM {ch_database}.visits"
+    )
