@@ -120,7 +120,12 @@ def insert_sql(database: str, rows: int, anchor_ms: int, *, millisecond_time: bo
     def ip_key() -> str:
         return f"{_array([visit.ip_key(str(p[0])) for p in _PLACES])}[p + 1]"
 
-    time_expr = "ts" if millisecond_time else "toDateTime(intDiv(ts, 1000))"
+    # A bare integer into DateTime64(3) is read as seconds (year 9999 for these ms).
+    time_expr = (
+        "fromUnixTimestamp64Milli(toInt64(ts), 'UTC')"
+        if millisecond_time
+        else "toDateTime(intDiv(ts, 1000))"
+    )
     # Named columns: the v4 ones (012) the list leaves out take their defaults, except
     # ip_key, the worker's (v4's IP range searches read it).
     return f"""

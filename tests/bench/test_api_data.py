@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench import api_data
-from bench.bench_analytics import ANCHOR_MS
+from bench.bench_analytics import ANCHOR_MS, FLOORS, bench_params
 from schemas.clickhouse import migrations
 from tests.support.analytics import Db, engine_db
 
@@ -33,6 +33,11 @@ def test_the_generated_visits_fill_the_table_and_its_views(db: Db) -> None:
     assert count == ROWS
     assert visitors <= tiers.huge + tiers.medium + tiers.small
     assert ANCHOR_MS - api_data.SPAN_DAYS * api_data.DAY_MS < first <= last <= ANCHOR_MS
+    # time is timestamp_ms (current servers once read the ms as seconds: year 9999)
+    assert db.execute(
+        f"SELECT countIf(toUInt64(toUnixTimestamp(time)) != intDiv(timestamp_ms, 1000))"
+        f" FROM {db.name}.visits"
+    ) == [(0,)]
     assert bots == 0  # the defaults of the later columns apply (bot_probability 0)
     summary = db.execute(f"SELECT uniqExact(visitor_id) FROM {db.name}.visitor_summary")[0][0]
     daily = db.execute(
@@ -43,3 +48,15 @@ def test_the_generated_visits_fill_the_table_and_its_views(db: Db) -> None:
     raw = db.execute(f"SELECT uniqCombined(request_id) FROM {db.name}.visits")[0][0]
     assert (summary, daily) == (visitors, raw)
     assert abs(daily - ROWS) <= ROWS // 100
+
+
+def test_the_analytics_floors_answer_on_the_generated_table(db: Db) -> None:
+    version = str(db.execute("SELECT version()")[0][0])
+    modern = migrations.ServerFeatures.from_version(version).modern_types
+    db.execute(api_data.insert_sql(db.name, ROWS, ANCHOR_MS, millisecond_time=modern))
+    params = bench_params()
+    answers = {k: db.execute(sql.format(db=db.name), params) for k, sql in FLOORS.items()}
+    window = answers["rows"][0][0]
+    assert 0 < window < ROWS  # the last 30 of 90 days
+    assert abs(answers["distinct"][0][0] - window) <= window // 100
+    assert sum(r[1] for r in answers["daily_no_join"]) == pytest.approx(window, rel=0.01)
