@@ -28,6 +28,19 @@ from schemas.clickhouse.layout import Layout
 #: The benchmark table's last day (its 90 days end here); the window is its last 30 days.
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 WINDOW_DAYS = 30
+_WINDOW = (
+    "FROM {db}.visits WHERE tenant = %(tenant)s"
+    " AND toDate(time) BETWEEN toDate(%(start)s) AND toDate(%(end)s)"
+)
+#: What a raw answer cannot go below on this server, timed like the questions on the same
+#: table: the window's rows read, their distinct requestIds, and question 1 without its
+#: join to the erasures (key -> SQL; the first one's answer is the window's row count).
+FLOORS: dict[str, str] = {
+    "rows": f"SELECT count() {_WINDOW}",
+    "distinct": f"SELECT uniqCombined(request_id) {_WINDOW}",
+    "daily_no_join": "SELECT toDate(time) AS day, uniqCombined(request_id) AS visits,"
+    f" uniqCombined(visitor_id) AS visitors {_WINDOW} GROUP BY day",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,9 @@ class Results:
     #: The fastest run of each: on a shared machine, the query's own cost without the queue.
     raw_best_ms: dict[str, float] = field(default_factory=dict)
     view_best_ms: dict[str, float] = field(default_factory=dict)
+    #: FLOORS' (median, fastest) ms, and the window's rows.
+    floor_ms: dict[str, tuple[float, float]] = field(default_factory=dict)
+    window_rows: int = 0
     loads: list[str] = field(default_factory=list)
     demo: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = field(default_factory=dict)
     demo_params: dict[str, Any] = field(default_factory=dict)
@@ -159,6 +175,15 @@ def run(
         results.build_s = _build_bench(ch, bench_db, settings.rows, step)
         results.bench_params = bench_params()
         results.loads.append(f"before timing {_load()}")
+        for key, sql in FLOORS.items():
+            floor = statements.Statement(sql.format(db=bench_db), results.bench_params)
+            results.floor_ms[key] = _timed(ch, floor, settings.repeats)
+        results.window_rows = int(
+            _run(
+                ch, statements.Statement(FLOORS["rows"].format(db=bench_db), results.bench_params)
+            )[0][0]
+        )
+        step(f"floors: {', '.join(f'{k} {v[0]:.0f} ms' for k, v in results.floor_ms.items())}")
         for q in questions.QUESTIONS:
             timed = q.statements(Layout(bench_db), results.bench_params)
             results.raw_ms[q.key], results.raw_best_ms[q.key] = _timed(

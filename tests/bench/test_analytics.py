@@ -51,6 +51,15 @@ def test_the_document_shows_every_question_with_sql_answer_and_times() -> None:
     assert "1,500 ms (best 900) ✗" in text and "50 ms (best 40) ✓" in text
     assert "(10 rows; the first 8 shown)" in text
     assert "Bot share by ASN" in text and analytics_doc.COST in text
+    assert "What the raw answers cost" not in text  # nothing measured, nothing said
+    results.window_rows = 330
+    results.floor_ms = {"rows": (12.0, 10.0), "distinct": (40.0, 35.0),
+                        "daily_no_join": (900.0, 850.0)}  # fmt: skip
+    text = analytics_doc.render(results, quick=True)
+    assert "the window's 330 visits are read and counted in 12 ms (best 10)" in text
+    assert (
+        "(question 1 without its join to the erasures) 900 ms (best 850), against 1,500 ms" in text
+    )
 
 
 def test_docs_analytics_shows_the_sql_of_the_questions_as_they_are() -> None:
