@@ -9,9 +9,9 @@ webhooks (deliveries/s, publish-to-webhook latency);
 memory is sampled during the first two. Everything it creates is named ``bench_<run id>``
 and dropped at the end.
 ``--quick`` takes about 8 minutes on 2 cores. Full mode takes hours: about two, estimated
-from its sizes and the quick run's rates (the ingestion rounds, 3 x 2M events for each of six
-variants, about an hour; the API's and the analysts' 20M-visit tables, built one after the
-other, 20-25 minutes each); the analytics section alone took 24 minutes on a quiet machine (2026-12-03).
+from its sizes and the quick run's rates (the ingestion rounds, 3 x 2M events for each
+worker variant, about an hour; the API's and the analysts' 20M-visit tables, built one after
+the other, 20-25 minutes each). The analytics section alone took 24 minutes (2026-12-03).
 Not a test: nothing here asserts on timing; targets are reported as met or missed.
 """
 
