@@ -11,6 +11,7 @@ import pytest
 
 from tests.cluster.test_cluster_schema import _rows, _writer
 from tests.support.cluster import CLUSTER, Nodes
+from tests.support.ingest import wait_until
 from vh.main import main
 
 #: Per day and dimension value: distinct requestIds and visitorIds, from the aggregates and
@@ -80,3 +81,47 @@ def test_backfill_fills_every_shard_from_old_visits(
     assert main(["views", "backfill"], loopback.environ(cluster_db)) == 0
     _sync(loopback, cluster_db, ("traffic_daily_local",))
     assert _answers(loopback, cluster_db) == (view, raw)
+
+
+@pytest.mark.timeout(300)
+def test_migrate_remakes_the_aggregates_on_every_node_and_refills_every_shard(
+    loopback: Nodes, cluster_db: str
+) -> None:
+    """An existing cluster database meets migration 060: its aggregates, holding states,
+    are dropped on every node, made again at the same ZooKeeper paths, and refilled from
+    the visits of each shard by ``vh migrate``."""
+    with _writer(loopback, cluster_db) as writer:
+        writer.insert_visits(_rows(300, writer.features(), "c"), "c-0-0-299")
+    _sync(loopback, cluster_db, ("visits_local", "traffic_daily_local"))
+    before = _answers(loopback, cluster_db)
+    assert before[0] == before[1] != []
+    client = loopback.client(0)
+    try:
+        # A row no visit backs: gone once the table is made again.
+        client.execute(
+            f"INSERT INTO {cluster_db}.traffic_daily_local SELECT 'ghost', toDate('2001-01-01'),"
+            " 'all', '', uniqCombinedState('g'), uniqCombinedState('g'),"
+            " uniqCombinedState('g'), uniqCombinedState('g')"
+        )
+        assert _answers(loopback, cluster_db)[0][0][0] == "2001-01-01"
+        # As if 060 had never run: schema_migrations is replicated to every node.
+        client.execute(f"ALTER TABLE {cluster_db}.schema_migrations DELETE WHERE version = 60")
+    finally:
+        client.disconnect()
+    for i in range(len(loopback.replicas())):
+        node = loopback.client(i)
+        try:
+            wait_until(
+                lambda node=node: (
+                    node.execute(
+                        f"SELECT count() FROM {cluster_db}.schema_migrations WHERE version = 60"
+                    )
+                    == [(0,)]
+                ),
+                timeout=60,
+            )
+        finally:
+            node.disconnect()
+    assert main(["migrate"], loopback.environ(cluster_db)) == 0
+    _sync(loopback, cluster_db, ("traffic_daily_local",))
+    assert _answers(loopback, cluster_db) == before
