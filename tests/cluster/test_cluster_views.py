@@ -110,16 +110,9 @@ def test_migrate_remakes_the_aggregates_on_every_node_and_refills_every_shard(
         client.disconnect()
     for i in range(len(loopback.replicas())):
         node = loopback.client(i)
+        recorded = f"SELECT count() FROM {cluster_db}.schema_migrations WHERE version = 60"
         try:
-            wait_until(
-                lambda node=node: (
-                    node.execute(
-                        f"SELECT count() FROM {cluster_db}.schema_migrations WHERE version = 60"
-                    )
-                    == [(0,)]
-                ),
-                timeout=60,
-            )
+            wait_until(lambda: node.execute(recorded) == [(0,)], timeout=60)  # noqa: B023 (waited for here)
         finally:
             node.disconnect()
     assert main(["migrate"], loopback.environ(cluster_db)) == 0
