@@ -84,11 +84,12 @@ def floors(results: Results) -> str:
         return f"{median:,.0f} ms (best {best:,.0f})"
 
     daily = results.raw_ms.get("daily")
+    n = next(i for i, q in enumerate(questions.QUESTIONS, 1) if q.key == "daily")
     return (
         "\n**What the raw answers cost**, on the same table in the same run: the window's "
         f"{results.window_rows:,} visits are read and counted in {ms('rows')}; counting their "
-        f"distinct requestIds takes {ms('distinct')}, and by day, visits and visitors (question 1 "
-        f"without its join to the erasures) {ms('daily_no_join')}"
+        f"distinct requestIds takes {ms('distinct')}, and by day, visits and visitors (question "
+        f"{n} without its join to the erasures) {ms('daily_no_join')}"
         + (f", against {daily:,.0f} ms with it" if daily is not None else "")
         + ". Hashing and grouping millions of strings, not reading, is the raw answers' time; "
         "questions grouped by visitor keep a state per visitor, or per visitor and "

@@ -28,10 +28,7 @@ from schemas.clickhouse.layout import Layout
 #: The benchmark table's last day (its 90 days end here); the window is its last 30 days.
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 WINDOW_DAYS = 30
-_WINDOW = (
-    "FROM {db}.visits WHERE tenant = %(tenant)s"
-    " AND toDate(time) BETWEEN toDate(%(start)s) AND toDate(%(end)s)"
-)
+_WINDOW = f"FROM {{db}}.visits WHERE {questions.RAW_WINDOW}"
 #: What a raw answer cannot go below on this server, timed like the questions on the same
 #: table: the window's rows read, their distinct requestIds, and question 1 without its
 #: join to the erasures (key -> SQL; the first one's answer is the window's row count).
@@ -175,14 +172,13 @@ def run(
         results.build_s = _build_bench(ch, bench_db, settings.rows, step)
         results.bench_params = bench_params()
         results.loads.append(f"before timing {_load()}")
-        for key, sql in FLOORS.items():
-            floor = statements.Statement(sql.format(db=bench_db), results.bench_params)
+        floors = {
+            key: statements.Statement(sql.format(db=bench_db), results.bench_params)
+            for key, sql in FLOORS.items()
+        }
+        results.window_rows = int(_run(ch, floors["rows"])[0][0])
+        for key, floor in floors.items():
             results.floor_ms[key] = _timed(ch, floor, settings.repeats)
-        results.window_rows = int(
-            _run(
-                ch, statements.Statement(FLOORS["rows"].format(db=bench_db), results.bench_params)
-            )[0][0]
-        )
         step(f"floors: {', '.join(f'{k} {v[0]:.0f} ms' for k, v in results.floor_ms.items())}")
         for q in questions.QUESTIONS:
             timed = q.statements(Layout(bench_db), results.bench_params)

@@ -100,8 +100,6 @@ class Migration:
     checksum: str
     #: Features its `-- requires:` lines name that this server lacks (then no statements).
     missing: tuple[str, ...] = ()
-    #: It made the aggregates again, empty (``-- then: vh views backfill``).
-    refills_views: bool = False
 
 
 def discover(directory: Path = HERE) -> list[tuple[int, str, str]]:
@@ -158,13 +156,13 @@ def render(
                 out for s in _split(raw) for out in layout.render(_fill(s, values, name), where)
             )
         checksum = hashlib.sha256(raw.encode()).hexdigest()[:16]
-        refills = _REFILLS_VIEWS.search(raw) is not None
-        out.append(Migration(version, name, statements, checksum, missing, refills))
+        out.append(Migration(version, name, statements, checksum, missing))
     return out
 
 
 def refill_views(applied: Sequence[int], directory: Path = HERE) -> bool:
-    """Whether one of the ``applied`` migrations left the aggregates to be refilled."""
+    """Whether one of the ``applied`` migrations made the aggregates again, empty (its
+    ``-- then: vh views backfill`` line), so that they are to be refilled."""
     done = set(applied)
     return any(
         v in done and _REFILLS_VIEWS.search(raw) is not None for v, _, raw in discover(directory)

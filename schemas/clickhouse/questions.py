@@ -39,11 +39,16 @@ class Question:
         return tuple(Statement(s.format(db=layout.database), params) for s in sqls)
 
 
+#: The tenant's visits of the window, erased ones included (``make bench`` times its floors).
+RAW_WINDOW: Final = (
+    "tenant = %(tenant)s AND toDate(time) BETWEEN toDate(%(start)s) AND toDate(%(end)s)"
+)
+
+
 def _src(columns: str, where: str = "") -> str:
     """The tenant's surviving visits of the window (``columns`` of them)."""
     return (
-        f"(SELECT {columns} FROM {{db}}.visits WHERE tenant = %(tenant)s"
-        f" AND toDate(time) BETWEEN toDate(%(start)s) AND toDate(%(end)s){where}) AS v"
+        f"(SELECT {columns} FROM {{db}}.visits WHERE {RAW_WINDOW}{where}) AS v"
         " ANY LEFT JOIN (SELECT visitor_id, max(erased_at_ms) AS erased_at_ms"
         " FROM {db}.erasures WHERE tenant = %(tenant)s GROUP BY visitor_id) AS e"
         " USING (visitor_id) WHERE timestamp_ms > erased_at_ms"

@@ -66,5 +66,3 @@ def test_only_a_migration_that_remade_the_aggregates_asks_for_their_refill() -> 
     assert migrations.refill_views(_all_versions()) and migrations.refill_views([60])
     assert not migrations.refill_views([v for v in _all_versions() if v != 60])
     assert not migrations.refill_views([])
-    rendered = migrations.render(migrations.ServerFeatures.from_version("24.8.1"), "vh")
-    assert [m.version for m in rendered if m.refills_views] == [60]
