@@ -60,8 +60,8 @@ class Delivery:
 
 
 def reason_kind(reason: str) -> str:
-    """A dead letter's reason as a metric label (few values): queue_full, target_refused,
-    http_<status>, timeout or network."""
+    """A failed attempt's or a dead letter's reason as a metric label (few values):
+    queue_full, target_refused, http_<status>, timeout or network."""
     if reason == QUEUE_FULL:
         return QUEUE_FULL
     if reason.startswith("target refused"):
@@ -195,7 +195,12 @@ class Dispatcher:
             if delay is None:
                 await self._give_up(d, attempt.reason, attempts, first_ms)
                 return
-            self.metrics.increment("vh_webhooks_retried_total", labels=labels)
+            # The kind tells a receiver's refusals (http_5xx) from attempts with no answer
+            # (timeout, network), which may have been delivered all the same: the duplicates.
+            self.metrics.increment(
+                "vh_webhooks_retried_total",
+                labels={**labels, "reason": reason_kind(attempt.reason)},
+            )
             logger.warning(
                 "webhook attempt failed; retrying",
                 extra={"endpoint": d.endpoint_id, "url": shown(endpoint.url),

@@ -20,7 +20,9 @@ _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300
 SPECS: Final[Mapping[str, Spec]] = {
     "vh_webhooks_events_consumed_total": Spec("counter", "Enriched events read"),
     "vh_webhooks_delivered_total": Spec("counter", "Deliveries a 2xx answered", ("endpoint",)),
-    "vh_webhooks_retried_total": Spec("counter", "Failed attempts retried later", ("endpoint",)),
+    "vh_webhooks_retried_total": Spec(
+        "counter", "Failed attempts retried later, by reason kind", ("endpoint", "reason")
+    ),
     "vh_webhooks_dead_lettered_total": Spec(
         "counter", "Deliveries given up on (vh webhooks replay)", ("endpoint", "reason")
     ),

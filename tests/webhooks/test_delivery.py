@@ -128,7 +128,7 @@ def test_retries_then_a_dead_letter_then_a_replay_delivers_it(
 
     assert sorted(asyncio.run(go())) == ["e0", "e1", "e2"]  # settled: dead-lettered
     labels = {"endpoint": endpoint.endpoint_id}
-    assert metrics.counter("vh_webhooks_retried_total", **labels) >= 3
+    assert metrics.counter("vh_webhooks_retried_total", **labels, reason="http_500") >= 3
     assert metrics.counter("vh_webhooks_dead_lettered_total", **labels, reason="http_500") == 3
     letters = deadletters.pending(wh_store.execute, layout, "acme")
     assert sorted(x.event_id for x in letters) == ["e0", "e1", "e2"]

@@ -124,7 +124,8 @@ def test_every_stored_event_arrives_signed_across_an_outage_and_a_rotation(
         assert flaky.behaviour.failed > 0
         assert flaky.delivered()[0].at - flaky.behaviour.first_at >= OUTAGE_S
         assert valid(flaky, secret) and valid(other, other_secret)
-        assert metrics.counter("vh_webhooks_retried_total", endpoint=_id(config, flaky)) >= 1
+        acme_id = _id(config, flaky)
+        assert metrics.counter("vh_webhooks_retried_total", endpoint=acme_id, reason="http_500")
         # One visitor's events arrive in order at the healthy endpoint (one lane).
         assert [json.loads(r.body)["event_id"] for r in other.delivered()] == globex
 
@@ -157,10 +158,17 @@ def test_every_stored_event_arrives_signed_across_an_outage_and_a_rotation(
             return total == len(events) + 1
 
         wait_until(settled, 30, "the webhooks group's commits")
-    # At least once in general; here no process died and no attempt timed out, so each
-    # event got exactly one 2xx: the outage's retries duplicated nothing.
+    # At least once: an event is POSTed again only after an attempt that got no answer (it
+    # timed out, the connection failed) and may have been delivered all the same; a 500 is
+    # an answer and duplicates nothing. No process died here, so each event got exactly one
+    # 2xx except for such attempts, each counted (a CI run under load had one time out).
     assert ids(flaky) == {*acme, "after-rotation"}
-    assert len(flaky.delivered()) == len(acme) + 1
+    unanswered = sum(
+        metrics.counter("vh_webhooks_retried_total", endpoint=acme_id, reason=kind)
+        for kind in ("timeout", "network")
+    )
+    duplicates = len(flaky.delivered()) - (len(acme) + 1)
+    assert 0 <= duplicates <= unanswered, (duplicates, unanswered)
 
 
 def _id(config: WebhooksConfig, receiver: Receiver) -> str:

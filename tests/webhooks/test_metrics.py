@@ -14,7 +14,7 @@ def test_every_metric_is_exported_on_the_metrics_port() -> None:
     metrics = PrometheusMetrics()
     labels = {"endpoint": "wh_1"}
     metrics.increment("vh_webhooks_delivered_total", labels=labels)
-    metrics.increment("vh_webhooks_retried_total", 2, labels)
+    metrics.increment("vh_webhooks_retried_total", 2, {**labels, "reason": "timeout"})
     metrics.increment("vh_webhooks_dead_lettered_total", labels={**labels, "reason": "http_500"})
     metrics.timing("vh_webhooks_attempt_seconds", 0.02, labels)
     metrics.timing("vh_webhooks_delivery_lag_seconds", 0.4, labels)
@@ -26,7 +26,7 @@ def test_every_metric_is_exported_on_the_metrics_port() -> None:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     for line in (
         'vh_webhooks_delivered_total{endpoint="wh_1"} 1.0',
-        'vh_webhooks_retried_total{endpoint="wh_1"} 2.0',
+        'vh_webhooks_retried_total{endpoint="wh_1",reason="timeout"} 2.0',
         'vh_webhooks_dead_lettered_total{endpoint="wh_1",reason="http_500"} 1.0',
         'vh_webhooks_attempt_seconds_count{endpoint="wh_1"} 1.0',
         'vh_webhooks_delivery_lag_seconds_bucket{endpoint="wh_1",le="0.5"} 1.0',
