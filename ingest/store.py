@@ -34,7 +34,7 @@ from ingest.rows import Row
 
 
 class Writer(Protocol):
-    def insert_visits(self, rows: Sequence[Row], dedup_token: str) -> None: ...
+    def insert_visits(self, rows: Sequence[Row], dedup_token: str, *, retry: bool) -> None: ...
 
 
 class Letters(Protocol):
@@ -58,6 +58,7 @@ class InsertGroup:
     ``detached``: partitions revoked since the group was formed. Their batches stay in the
     block (leaving them out would change the token, and a first attempt the server stored
     would then be stored again), but their offsets are no longer ours to commit.
+    ``failures``: attempts not acknowledged so far (the next one is a retry).
     """
 
     batches: list[Batch]
@@ -65,6 +66,7 @@ class InsertGroup:
     token: str
     erased: int
     detached: set[PartitionKey] = field(default_factory=set)
+    failures: int = 0
 
     def offsets(self) -> dict[PartitionKey, int]:
         """What to commit once stored: each attached batch's next offset."""
@@ -186,8 +188,9 @@ class Store:
     def _insert(self, group: InsertGroup) -> Outcome:
         started = self._clock()
         try:
-            self.writer.insert_visits(group.rows, group.token)
+            self.writer.insert_visits(group.rows, group.token, retry=group.failures > 0)
         except ClickHouseUnavailable as exc:
+            group.failures += 1
             self.pending = group
             return InsertFailed(exc)
         self.pending = None

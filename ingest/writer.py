@@ -166,7 +166,7 @@ class ClickHouseWriter(Closing):
             )
         return self._features
 
-    def insert_visits(self, rows: Sequence[Row], dedup_token: str) -> None:
+    def insert_visits(self, rows: Sequence[Row], dedup_token: str, *, retry: bool = False) -> None:
         """Insert rows (in ``rows.COLUMNS`` order) into ``visits`` as one columnar block.
 
         ``dedup_token`` becomes ``insert_deduplication_token`` where the server has it (22.2+;
@@ -180,6 +180,15 @@ class ClickHouseWriter(Closing):
         split identically, so each shard's replicated table drops its part of it as a
         duplicate (on 18.16 too: Replicated tables deduplicate blocks by their checksum).
 
+        ``retry``: this block's previous attempt was not acknowledged. That attempt may have
+        stored the block in ``visits`` and not in a view's table (a replica killed between
+        the two writes); ClickHouse then drops the retry as a duplicate, and before 20.1 it
+        skips the views of a dropped block too, so they would lack those rows for ever (the
+        API reads pages from ``visit_pages``). From 20.1 the views are asked to take the
+        block and deduplicate it themselves; before, a retry is stored without block
+        deduplication: copies, which every table fed by ``visits`` tolerates (Kafka's
+        redelivery makes them anyway) and every reader hides.
+
         Raises:
             ClickHouseUnavailable: the insert was not acknowledged (it may or may not be stored).
         """
@@ -188,6 +197,10 @@ class ClickHouseWriter(Closing):
         settings: dict[str, Any] = dict(SYNC_DISTRIBUTED) if self.layout.cluster else {}
         if self.features().insert_dedup_token:
             settings["insert_deduplication_token"] = dedup_token
+        if self.features().view_dedup:
+            settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
+        elif retry:
+            settings["insert_deduplicate"] = 0
         if self.features().modern_types:
             # Current servers refuse a block touching more than 100 partitions by default, and
             # a refused batch would be retried forever: one collector sending timestamps over

@@ -56,6 +56,10 @@ class ServerFeatures:
     ttl: bool
     # `insert_deduplication_token` setting: 22.2.
     insert_dedup_token: bool
+    # `deduplicate_blocks_in_dependent_materialized_views`: a block its table drops as a
+    # duplicate still reaches the views, which deduplicate it themselves. In 20.1's settings;
+    # older servers (18.16) skip the views of a deduplicated block, with no way to ask.
+    view_dedup: bool = True
     # Column comments on Replicated*MergeTree tables (18.16 refuses such a table).
     replicated_comments: bool = True
     # `DROP TABLE ... SYNC`, which Atomic databases (the default from 20.10) need to free a
@@ -72,6 +76,7 @@ class ServerFeatures:
             modern_types=parts >= (20, 1),
             ttl=parts >= (20, 1),
             insert_dedup_token=parts >= (22, 2),
+            view_dedup=parts >= (20, 1),
             replicated_comments=parts >= (20, 1),
             drop_sync=parts >= (20, 10),
         )

@@ -114,7 +114,7 @@ class Writer:
     def __init__(self) -> None:
         self.rows: list[Row] = []
 
-    def insert_visits(self, rows: Sequence[Row], dedup_token: str) -> None:
+    def insert_visits(self, rows: Sequence[Row], dedup_token: str, *, retry: bool) -> None:
         self.rows += rows
 
 

@@ -109,9 +109,11 @@ class Writer:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.attempts: list[tuple[list[Row], str]] = []
+        self.retries: list[bool] = []
 
-    def insert_visits(self, rows: Sequence[Row], dedup_token: str) -> None:
+    def insert_visits(self, rows: Sequence[Row], dedup_token: str, *, retry: bool) -> None:
         self.attempts.append((list(rows), dedup_token))
+        self.retries.append(retry)
         if len(self.attempts) <= self.failures:
             raise ClickHouseUnavailable("clickhouse:9000", ConnectionResetError("reset"))
 
@@ -189,6 +191,9 @@ def test_a_failed_group_is_retried_as_the_same_group_first() -> None:
     (failed_rows, failed_token), (retry_rows, retry_token) = writer.attempts[:2]
     assert failed_token == retry_token == "raw-0-0-1|raw-1-0-1"
     assert retry_rows == failed_rows
+    # The writer is told which attempt repeats a failed one (the views may lack its rows);
+    # the next group's first attempt is not a retry.
+    assert writer.retries == [False, True, False]
     stored = [row for rows, _ in writer.attempts[1:] for row in rows]
     assert sorted(stored) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 7), (2, 8)]
     assert {p: o for c in consumer.commits for p, o in c.items()} == {0: 2, 1: 2, 2: 9}
