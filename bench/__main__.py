@@ -4,14 +4,15 @@ the sections writes its report to var/bench-partial.md instead (``--out`` to cho
 
 Runs on the local stack (``make up``; Kafka at ``VH_KAFKA_BOOTSTRAP``, ClickHouse at
 ``VH_CLICKHOUSE_HOST``/``VH_CLICKHOUSE_PORT``), with a progress display, in this order:
-ingestion (workers and baselines), API under load, enrichment, the analysts' questions,
-webhooks (deliveries/s, publish-to-webhook latency);
+ingestion (workers and baselines), the cluster, API under load, the analysts' questions (on
+the API's table when both run), enrichment, webhooks (deliveries/s, publish-to-webhook
+latency);
 memory is sampled during the first two. Everything it creates is named ``bench_<run id>``
 and dropped at the end.
-``--quick`` takes about 8 minutes on 2 cores. Full mode takes hours: about two, estimated
-from its sizes and the quick run's rates (the ingestion rounds, 3 x 2M events for each
-worker variant, about an hour; the API's and the analysts' 20M-visit tables, built one after
-the other, 20-25 minutes each). The analytics section alone took 24 minutes (2026-12-03).
+``--quick`` takes about 8 minutes on 2 cores. Full mode, estimated from its sizes and the
+quick run's rates: about an hour (ingestion, 3 rounds of 600k events per worker variant,
+~15 minutes; the 20M-visit table, built once for the API and then timed by the analysts'
+questions, ~20 minutes; the rest a few minutes each).
 Not a test: nothing here asserts on timing; targets are reported as met or missed.
 """
 
@@ -29,6 +30,7 @@ from clickhouse_driver import Client
 
 from bench import (
     analytics_doc,
+    api_data,
     bench_analytics,
     bench_api,
     bench_cluster,
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     machine.note_load("start")
     display.step(f"run {run_id}, {'quick' if args.quick else 'full'} mode, sections {args.only}")
     ingest = api = enrich = None
+    shared: api_data.Table | None = None  # the API's visit table, timed again by analytics
     clustered: bench_cluster.ClusterResults | None = None
     if "ingest" in only:
         display.section = "ingest"
@@ -154,29 +157,30 @@ def main(argv: list[str] | None = None) -> int:
         machine.note_load("after the cluster")
     if "api" in only:
         display.section = "api"
-        api = bench_api.run(
+        api, shared = bench_api.run(
             ch_host,
             ch_port,
             run_id,
             bench_api.QUICK if args.quick else bench_api.FULL,
             display.step,
+            keep="analytics" in only,
         )
         machine.note_load("after API")
-    if "enrich" in only:
-        display.section = "enrich"
-        enrich = bench_enrich.measure(args.quick, display.step)
-        machine.note_load("end")
     analytics = None
     if "analytics" in only:
         display.section = "analytics"
         analytics = bench_analytics.run(
             ch_host, ch_port, run_id,
             bench_analytics.QUICK if args.quick else bench_analytics.FULL,
-            EnrichConfig.from_env(os.environ), display.step,
+            EnrichConfig.from_env(os.environ), display.step, shared,
         )  # fmt: skip
         args.analytics_out.write_text(analytics_doc.render(analytics, args.quick), "utf-8")
         display.step(f"written to {args.analytics_out}")
         machine.note_load("after analytics")
+    if "enrich" in only:
+        display.section = "enrich"
+        enrich = bench_enrich.measure(args.quick, display.step)
+        machine.note_load("end")
     hooks = None
     if "webhooks" in only:
         display.section = "webhooks"

@@ -213,8 +213,11 @@ def run(
     run_id: str,
     settings: Settings,
     progress: Callable[[str], None],
-) -> ApiResults:
-    """Build the data set, serve it, load it; the database is dropped at the end."""
+    *,
+    keep: bool = False,
+) -> tuple[ApiResults, api_data.Table | None]:
+    """Build the data set, serve it, load it; the database is dropped at the end, unless
+    ``keep``: then it is returned for the next section, which drops it."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install -y wrk")
     results = ApiResults(settings)
@@ -223,6 +226,7 @@ def run(
     var = ROOT / "var"
     var.mkdir(exist_ok=True)
     api: subprocess.Popen[bytes] | None = None
+    kept: api_data.Table | None = None  # set once everything measured here succeeded
     log = open(var / "bench-api.log", "wb")  # noqa: SIM115
     try:
         anchor = time.time_ns() // 1_000_000 - 60_000
@@ -320,6 +324,9 @@ def run(
         results.column_cost = probe_column_cost(ch, database)
         results.serial_ms = bench_v4.serial_reads(ch, database, anchor)
         _scaling(ch, database, settings.rows, anchor, results, progress)
+        if keep:
+            build_s = results.insert_seconds + results.merge_seconds
+            kept = api_data.Table(database, settings.rows, anchor, build_s)
     finally:
         if api is not None and api.poll() is None:
             api.send_signal(signal.SIGTERM)
@@ -331,10 +338,10 @@ def run(
         log.close()
         for leftover in var.glob(f"bench-{run_id}*"):
             leftover.unlink()  # the paths file and wrk script (they hold the token)
-        for db in (database, database + "_small"):
+        for db in (database + "_small",) if kept else (database, database + "_small"):
             ch.execute(f"DROP DATABASE IF EXISTS {db}")
         ch.disconnect()
-    return results
+    return results, kept
 
 
 def _scaling(
