@@ -37,6 +37,7 @@ from bench import (
     bench_enrich,
     bench_ingest,
     bench_webhooks,
+    charts,
     report,
 )
 from enrich.config import EnrichConfig
@@ -190,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         machine.note_load("after webhooks")
     display.section = "bench"
+    pictures = charts.write(args.out, ingest, api)
     text = report.render(
-        machine, args.quick, time.monotonic() - display.start, ingest, api, enrich, clustered
-    )
+        machine, args.quick, time.monotonic() - display.start, ingest, api, enrich, clustered,
+        pictures,
+    )  # fmt: skip
     if analytics is not None:
         text += (
             "\n## Analytics\n\nThe analysts' questions (docs/analytics.md) on the raw visits"
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         text += "\n" + bench_webhooks.render(hooks)
     args.out.write_text(text, encoding="utf-8")
     print(text)
-    display.step(f"written to {args.out}")
+    display.step(f"written to {args.out}" + "".join(f", {f}" for f in pictures.values()))
     return 0
 
 

@@ -92,12 +92,18 @@ def verdict(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
 
+def _picture(pictures: dict[str, str] | None, name: str, alt: str) -> list[str]:
+    """A blank line and the Markdown image of ``name`` if it was drawn, else nothing."""
+    return ["", f"![{alt}]({pictures[name]})"] if pictures and name in pictures else []
+
+
 def _runs(rates: list[float]) -> str:
     return ", ".join(f"{r:,.0f}" for r in rates)
 
 
-def ingest_section(res: IngestResults) -> str:
-    """The ingestion table, the ratios against the baselines, and the targets."""
+def ingest_section(res: IngestResults, pictures: dict[str, str] | None = None) -> str:
+    """The ingestion table, the ratios against the baselines, and the targets; ``pictures``
+    ({name: file}, bench/charts.py) adds the ingestion picture under the table."""
     s = res.settings
     med = res.median_rate
     one, two = med("workers1"), med("workers2")
@@ -154,6 +160,7 @@ def ingest_section(res: IngestResults) -> str:
             "bare",
             f"1 process = {div(one, bare):.2f} of (c)",
         ),
+        *_picture(pictures, "ingestion", "events/s of each variant against its baselines"),
         "",
         "Targets:",
         f"- 1 process ≥ 0.7 of (a): {div(one, noenrich):.2f} — "
@@ -240,8 +247,9 @@ def _cpu_table(res: IngestResults) -> list[str]:
     ]
 
 
-def api_section(res: ApiResults) -> str:
-    """The load table, the rows-read table, and the targets."""
+def api_section(res: ApiResults, pictures: dict[str, str] | None = None) -> str:
+    """The load table, the rows-read table, and the targets; ``pictures`` (bench/charts.py)
+    adds the CPU-per-request and the latency-throughput pictures."""
     s = res.settings
     worst_p99 = max((r.p99 for r in res.runs), default=0.0)
     lines = [
@@ -292,6 +300,7 @@ def api_section(res: ApiResults) -> str:
         "throughput: the latency an application sees when the service is not overloaded.",
         "",
         *_api_cpu(res),
+        *_picture(pictures, "cpu", "CPU ms per request by process"),
         "",
         "Rows read per page query (`system.query_log.read_rows`, every one-visitor page query "
         "of the last run, all its branches together; batches of waiting pages, which read "
@@ -327,7 +336,7 @@ def api_section(res: ApiResults) -> str:
         f"{grows[0]:.2f}x the rows, huge visitors (10x the visits) {grows[1]:.2f}x — "
         f"{verdict(ratio < 0.01 and grows[0] < 2)}",
         "",
-        report_reads.section(res),
+        report_reads.section(res, pictures),
     ]
     return "\n".join(lines) + "\n"
 
@@ -469,8 +478,9 @@ def render(
     api: ApiResults | None,
     enrich: bench_enrich.EnrichResults | None,
     clustered: bench_cluster.ClusterResults | None = None,
+    pictures: dict[str, str] | None = None,
 ) -> str:
-    """The whole document."""
+    """The whole document; ``pictures`` ({name: file}) are embedded where they belong."""
     command = "python -m bench" + (" --quick" if quick else "")
     loads = "; ".join(f"{when} {value}" for when, value in machine.loads)
     parts = [
@@ -491,14 +501,14 @@ def render(
         "",
     ]
     for section, done in (
-        (ingest_section(ingest) if ingest else "", ingest),
+        (ingest_section(ingest, pictures) if ingest else "", ingest),
         (
             bench_cluster.render(clustered, ingest.median_rate("workers1") if ingest else 0.0)
             if clustered
             else "",
             clustered,
         ),
-        (api_section(api) if api else "", api),
+        (api_section(api, pictures) if api else "", api),
         (bench_enrich.render(enrich) if enrich else "", enrich),
     ):
         if done is not None:

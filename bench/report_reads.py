@@ -23,8 +23,9 @@ def _ms_per_request(r: LoadRun, label: str) -> float:
     return r.cores.get(label, 0.0) / r.rps * 1000 if r.rps else 0.0
 
 
-def section(res: ApiResults) -> str:
-    """Markdown lines for the curve, errors, floors, v4 and the targets of #15."""
+def section(res: ApiResults, pictures: dict[str, str] | None = None) -> str:
+    """Markdown lines for the curve, errors, floors, v4 and the targets of #15; ``pictures``
+    ({name: file}, bench/charts.py) adds the latency-throughput picture under its table."""
     capacity = res.median("rps")
     lines = [
         "### Latency against throughput",
@@ -44,6 +45,8 @@ def section(res: ApiResults) -> str:
             f"| {r.p99:.1f} "
             f"| {r.max:.0f} | {_errors(r)} |"
         )
+    if pictures and "latency" in pictures:
+        lines += ["", f"![p50 and p99 against answered req/s]({pictures['latency']})"]
     runs = [*res.runs, *(r for _, _, r in res.curve)]
     errors = sum(sum(r.kinds.values()) + r.non2xx for r in runs)
     below = [r for share, _, r in res.curve if share < 1.0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 from bench import api_data, report, soak
@@ -177,3 +178,48 @@ def test_a_run_of_some_sections_leaves_docs_benchmarks_alone() -> None:
     assert report_path(set(SECTIONS), None) == OUT
     assert report_path({"analytics"}, None) == PARTIAL_OUT != OUT
     assert report_path({"analytics"}, Path("x.md")) == Path("x.md")
+
+
+def test_the_pictures_draw_what_the_results_hold_and_the_report_embeds_them(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    from bench import charts
+
+    api = ApiResults(ApiSettings(1_000_000, 10, 1))
+    cores = {"API": 0.5, "ClickHouse": 1.3, "other": 0.1}
+    api.runs = [LoadRun(2000, 10.0, 0, 0, 300.0, 500.0, 600.0, 700.0, cores)]
+    api.curve = [
+        (share, 200 * share, LoadRun(int(2000 * share), 10.0, 0, 0, 20 + 80 * share, 0.0,
+                                     60 + 200 * share, 300.0, connections=64))
+        for share in (0.1, 0.25, 0.5, 0.75, 1.0)
+    ]  # fmt: skip
+    api.floor_api = LoadRun(40_000, 10.0, 0, 0, 1.0, 2.0, 3.0, 4.0, {"API": 0.9})
+    api.v4 = {"linked_id": LoadRun(800, 10.0, 0, 0, 9.0, 9.0, 50.0, 60.0, cores)}
+    out = tmp_path / "benchmarks.md"
+    drawn = charts.write(out, _ingest(), api)
+    assert drawn == {
+        "ingestion": "benchmarks-ingestion.png",
+        "latency": "benchmarks-latency.png",
+        "cpu": "benchmarks-cpu.png",
+    }
+    for name in drawn.values():
+        with Image.open(tmp_path / name) as image:
+            assert image.format == "PNG" and image.width >= 600 and image.height >= 200
+            # Drawn, not blank: bars, lines and text leave many colours on the white.
+            colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+            assert colours is not None and len(colours) > 50
+    # Only what was measured is drawn: no API results, no API pictures.
+    assert charts.write(tmp_path / "partial.md", _ingest(), None) == {
+        "ingestion": "partial-ingestion.png"
+    }
+    text = report.render(
+        report.Machine.probe("18.16.1"), True, 60.0, _ingest(), api, None, None, drawn
+    )
+    for name in drawn.values():
+        assert f"]({name})" in text
+    # Each picture sits in its own section.
+    ingest_part, api_part = text.split("## API: GET /visitors/{id} under load")
+    assert "benchmarks-ingestion.png" in ingest_part and "benchmarks-cpu.png" in api_part
+    assert api_part.index("### Latency against throughput") < api_part.index("-latency.png")
