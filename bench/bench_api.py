@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from clickhouse_driver import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import api_data, bench_v4, cpu
 from bench.rss import Curve, Sampler
@@ -76,6 +77,9 @@ class LoadRun:
     #: wrk's socket errors by kind (connect, read, write, timeout: no answer within 5 s).
     kinds: dict[str, int] = field(default_factory=dict)
     connections: int = 0
+    #: The API's non-2xx answers by status code, from its own /metrics before and after the
+    #: run (wrk counts them but cannot say which); None when /metrics could not be read.
+    statuses: dict[str, int] | None = None
 
     @property
     def rps(self) -> float:
@@ -145,6 +149,31 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0)
     raise RuntimeError("the API did not become ready")
 
 
+def _answers() -> dict[str, int] | None:
+    """The API's responses so far by status code (``vh_api_responses_total`` on /metrics,
+    every route); None if the API did not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except (urllib.error.URLError, OSError):
+        return None
+    out: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "vh_api_responses":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    status = sample.labels["status"]
+                    out[status] = out.get(status, 0) + int(sample.value)
+    return out
+
+
+def _non2xx(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int] | None:
+    if before is None or after is None:
+        return None
+    grown = {k: v - before.get(k, 0) for k, v in after.items() if not k.startswith("2")}
+    return {k: n for k, n in sorted(grown.items()) if n > 0}
+
+
 def _wrk(
     script: Path,
     settings: Settings,
@@ -155,6 +184,7 @@ def _wrk(
     connections = connections or settings.connections
     threads = min(settings.threads, connections)
     window = cpu.CpuWindow({k: [v] for k, v in (cpu_of or {}).items()})
+    before = _answers()
     window.start()
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
@@ -162,6 +192,7 @@ def _wrk(
         capture_output=True, check=True, timeout=seconds + 60,
     )  # fmt: skip
     window.stop()
+    statuses = _non2xx(before, _answers())
     line = next(x for x in out.stdout.decode().splitlines() if x.startswith("WRK_JSON "))
     d = json.loads(line.removeprefix("WRK_JSON "))
     return LoadRun(
@@ -176,6 +207,7 @@ def _wrk(
         cores=window.cores or {},
         kinds={k: int(d[k]) for k in ("connect", "read", "write", "timeout")},
         connections=connections,
+        statuses=statuses,
     )
 
 

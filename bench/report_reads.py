@@ -13,10 +13,42 @@ def _verdict(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
 
+#: What each status the API can send under load means (query_api/errors.py).
+_MEANING = {
+    "400": "a bad request: a defect of the request mix",
+    "404": "no such route: a defect of the request mix",
+    "429": "rate limited (the bench lifts the limit)",
+    "500": "an unhandled error: a defect",
+    "503": "ClickHouse failed, or no ClickHouse client came free within 5 s",
+}
+
+
 def _errors(r: LoadRun) -> str:
     kinds = {k: v for k, v in r.kinds.items() if v}
     text = ", ".join(f"{v} {k}" for k, v in kinds.items()) or "0"
-    return f"{text}; {r.non2xx} non-2xx"
+    named = (
+        f" ({', '.join(f'{n} x {code}' for code, n in r.statuses.items())})" if r.statuses else ""
+    )
+    return f"{text}; {r.non2xx} non-2xx{named}"
+
+
+def _explained(runs: list[LoadRun]) -> str:
+    """The statuses the API itself counted over ``runs``, each with what it means."""
+    total: dict[str, int] = {}
+    for r in runs:
+        for code, n in (r.statuses or {}).items():
+            total[code] = total.get(code, 0) + n
+    if not total:
+        return ""
+    return (
+        "The API's own count of its non-2xx answers (its /metrics, before and after each run): "
+        + "; ".join(
+            f"{n} x {code}, {_MEANING.get(code, 'unexpected: see var/bench-api.log')}"
+            for code, n in sorted(total.items())
+        )
+        + ". It can exceed wrk's non-2xx: an answer sent after wrk gave up on the request "
+        "is a `timeout` to wrk."
+    )
 
 
 def _ms_per_request(r: LoadRun, label: str) -> float:
@@ -64,7 +96,8 @@ def section(res: ApiResults, pictures: dict[str, str] | None = None) -> str:
             " Every error came at or above capacity, where requests queue past wrk's timeout."
             if errors and not below_errors
             else ""
-        ),
+        )
+        + (f" {_explained(runs)}" if _explained(runs) else ""),
         "",
         *_floors(res),
         "",
@@ -119,6 +152,14 @@ def _v4(res: ApiResults) -> list[str]:
         out.append(
             f"| {name} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {_errors(r)} | {cpu:.1f} |"
         )
+    runs = list(res.v4.values())
+    if any(sum(r.kinds.values()) + r.non2xx for r in runs):
+        out += [
+            "",
+            "Each search runs closed-loop, so at its capacity: a `timeout` is a request that "
+            "waited longer than wrk's 5 s in the queue of 64 clients (the searches whose p99 "
+            "comes near 5 s are the ones that have them). " + _explained(runs),
+        ]
     out += [
         "",
         "Rows read by each search follow its answer (the index rows of one key in one "
@@ -168,4 +209,23 @@ def _targets(res: ApiResults, below_errors: int) -> list[str]:
         "summaries and the erasure folded into one small-granule per-visitor table: -30% "
         "measured by hand, bench/profiling.md), larger batches, API processes beside it "
         "(`vh api --workers 2`), more cores, or a current ClickHouse server.",
+        *_tail(res, half),
+    ]
+
+
+def _tail(res: ApiResults, half: LoadRun | None) -> list[str]:
+    """Why p99 at half of capacity misses 50 ms, from the curve's own lightest point."""
+    if half is None or half.p99 <= 50 or not res.curve:
+        return []
+    share, _, low = min(res.curve, key=lambda point: point[0])
+    return [
+        "",
+        f"Why p99 at 50% of capacity is {half.p99:.0f} ms: the tail is there before any "
+        f"queue. At {share:.0%} of capacity ({low.rps:,.0f} req/s, the cores mostly idle) "
+        f"p99 was already {low.p99:.0f} ms (p50 {low.p50:.0f}): one request in a hundred "
+        "costs that much served nearly alone (the mix holds huge visitors' 90-day windows of "
+        f"100 visits); from {share:.0%} to 50% queueing on the 2 shared cores added "
+        f"{half.p99 - low.p99:.0f} ms. What would reach 50 ms: less work per request (the "
+        "same cuts as above shorten the costly pages and the queue together), or a smaller "
+        "default page for the costliest requests.",
     ]

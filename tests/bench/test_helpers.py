@@ -148,15 +148,20 @@ def test_the_curve_errors_floors_and_targets_of_issue_15() -> None:
     api = ApiResults(ApiSettings(1_000_000, 10, 1))
     cores = {"API": 0.3, "ClickHouse": 1.5}
     api.runs = [LoadRun(1000, 10.0, 3, 0, 5.0, 9.0, 30.0, 40.0, cores, {"timeout": 3})]
-    half = LoadRun(500, 10.0, 0, 0, 4.0, 6.0, 8.0, 12.0, connections=64)
-    full = LoadRun(900, 10.0, 2, 1, 4.0, 6.0, 80.0, 120.0, kinds={"read": 2}, connections=64)
+    half = LoadRun(500, 10.0, 0, 0, 4.0, 6.0, 8.0, 12.0, connections=64, statuses={})
+    full = LoadRun(
+        900, 10.0, 2, 1, 4.0, 6.0, 80.0, 120.0, kinds={"read": 2}, connections=64,
+        statuses={"503": 1},
+    )  # fmt: skip
     api.curve = [(0.5, 50.0, half), (1.0, 100.0, full)]
     api.floor_api = LoadRun(20_000, 10.0, 0, 0, 1.0, 2.0, 3.0, 4.0, {"API": 0.9})
     api.serial_ms = {"one column by primary key (visit_pages)": (4.0, 2.0), "page": (9.0, 10.0)}
     api.v4 = {"visitor_id": LoadRun(300, 10.0, 0, 0, 9.0, 9.0, 50.0, 60.0, cores)}
     text = report.api_section(api)
     assert "| 50% | 64 | 50 | 50 | 4.0 | 8.0 | 12 | 0; 0 non-2xx |" in text
-    assert "| 100% | 64 | 100 | 90 | 4.0 | 80.0 | 120 | 2 read; 1 non-2xx |" in text
+    assert "| 100% | 64 | 100 | 90 | 4.0 | 80.0 | 120 | 2 read; 1 non-2xx (1 x 503) |" in text
+    # Each non-2xx is named by the API's own count, with what it means.
+    assert "non-2xx answers (its /metrics, before and after each run): 1 x 503, ClickHouse" in text
     # 3 timeouts closed-loop, 2 read errors and a non-2xx at capacity; none below it.
     assert "Errors in every v3 run (closed-loop and paced): 6." in text
     assert "Below capacity (shares under 100%): 0. Every error came at or above" in text
@@ -168,6 +173,34 @@ def test_the_curve_errors_floors_and_targets_of_issue_15() -> None:
     assert "API + ClickHouse CPU ≤ 2 ms per request: 18.0 ms" in text
     assert "p99 ≤ 50 ms at 50% of capacity: 8.0 ms — met" in text
     assert "no error below capacity: 0 — met" in text
+    assert "Why p99 at 50% of capacity" not in text  # met: nothing to explain
+
+
+def test_a_missed_tail_is_explained_from_the_lightest_point_of_the_curve() -> None:
+    api = ApiResults(ApiSettings(1_000_000, 10, 1))
+    api.runs = [LoadRun(1000, 10.0, 0, 0, 5.0, 9.0, 30.0, 40.0, {"API": 0.3, "ClickHouse": 1.5})]
+    low = LoadRun(170, 10.0, 0, 0, 20.0, 30.0, 61.0, 70.0, connections=40)
+    half = LoadRun(880, 10.0, 0, 0, 70.0, 150.0, 223.0, 240.0, connections=64)
+    api.curve = [(0.1, 20.0, low), (0.5, 100.0, half)]
+    slow = LoadRun(190, 10.0, 15, 7, 2000.0, 4000.0, 4950.0, 5000.0,
+                   kinds={"timeout": 15}, statuses={"503": 7})  # fmt: skip
+    api.v4 = {"ip range (/24)": slow}
+    text = report.api_section(api)
+    assert "Why p99 at 50% of capacity is 223 ms" in text
+    assert "At 10% of capacity (17 req/s, the cores mostly idle) p99 was already 61 ms" in text
+    assert "queueing on the 2 shared cores added 162 ms" in text
+    assert "| ip range (/24) | 19 | 2000.0 | 4950.0 | 15 timeout; 7 non-2xx (7 x 503) |" in text
+    assert "waited longer than wrk's 5 s" in text and "7 x 503, ClickHouse failed" in text
+
+
+def test_non_2xx_answers_are_the_growth_of_the_api_counters_between_scrapes() -> None:
+    from bench.bench_api import _non2xx
+
+    before = {"200": 10, "503": 1}
+    after = {"200": 900, "503": 4, "400": 2, "404": 0}
+    assert _non2xx(before, after) == {"400": 2, "503": 3}
+    assert _non2xx(before, before) == {}
+    assert _non2xx(None, after) is None  # the API did not answer: unknown, not zero
 
 
 def test_a_run_of_some_sections_leaves_docs_benchmarks_alone() -> None:
