@@ -98,6 +98,18 @@ def _started(log: Path) -> bool:
     return "worker started" in log.read_text()
 
 
+def _deaths(workers: list[WorkerProcess]) -> str:
+    """Each worker that exited, with its exit code and its log's last lines: what a failure
+    must show, since the logs are gone with the run's temporary directory."""
+    out = []
+    for w in workers:
+        code = w.proc.poll()
+        if code is not None and code != -signal.SIGKILL:
+            tail = w.log.read_text(errors="replace").splitlines()[-8:]
+            out.append(f"{w.log.name} exited {code}:\n  " + "\n  ".join(tail))
+    return "\n".join(out) or "every worker was killed by the schedule"
+
+
 def _spawn(env: dict[str, str], log: Path) -> WorkerProcess:
     with log.open("wb") as out:
         proc = subprocess.Popen([str(VH), "worker"], env=env, stdout=out, stderr=out)
@@ -223,6 +235,7 @@ def test_faults_on_the_cluster_lose_and_duplicate_nothing(
     )
     prober = threading.Thread(target=probe.run, daemon=True)
     figures = scaling_report.Figures()
+    publisher: subprocess.Popen[bytes] | None = None
     try:
         publisher = subprocess.Popen(
             [sys.executable, "-m", "tests.faults.publisher", "--bootstrap", loopback.bootstrap,
@@ -285,6 +298,11 @@ def test_faults_on_the_cluster_lose_and_duplicate_nothing(
                        f"{dict(others)}; {when}" if others else "none")  # fmt: skip
         figures.outcome = "passed"
     finally:
+        if publisher is not None and publisher.returncode is None:
+            # Closes its pipe too: left to the collector, the pipe's ResourceWarning failed
+            # whichever test ran next (a CI run: test_user_agent, after this test failed).
+            publisher.kill()
+            publisher.communicate()
         probe.stop.set()
         http.close()
         server.stop()
@@ -325,7 +343,8 @@ def _faults(
 
     def kill_a_worker() -> None:
         nonlocal kills
-        victim = next(w for w in workers if w.alive())
+        victim = next((w for w in workers if w.alive()), None)
+        assert victim is not None, f"no worker left to kill: {_deaths(workers)}"
         victim.kill9()
         kills += 1
         workers.append(_spawn(env, tmp_path / f"worker-{len(workers)}.log"))
