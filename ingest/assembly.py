@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from enrich.config import EnrichConfig
 from enrich.enricher import Enricher
@@ -20,11 +20,11 @@ from ingest import memory, statements
 from ingest.backoff import Backoff
 from ingest.batching import BatchPolicy
 from ingest.config import IngestConfig
-from ingest.dlq import DEFAULT_MAX_MESSAGE_BYTES, DeadLetterQueue, check_topic
+from ingest.dlq import DEFAULT_MAX_MESSAGE_BYTES, DeadLetterQueue, TopicState, check_topic
 from ingest.dlq_guard import DlqGuard
 from ingest.enriched import EnrichedStream
 from ingest.erasures import ErasureView
-from ingest.errors import ClickHouseUnavailable, IngestError
+from ingest.errors import ClickHouseUnavailable
 from ingest.flow import Flow
 from ingest.kafka_clients import (
     describe_topic,
@@ -39,28 +39,28 @@ from ingest.processor import Enrich, NoEnrichment, VisitProcessor
 from ingest.purge import SlipPurge
 from ingest.recovery import Recovery
 from ingest.retention import RetentionSchedule
+from ingest.startup import NotReady, Unreachable, until_ready
 from ingest.store import Erasures, Letters, Publisher, Store, Writer
 from ingest.worker import ConsumerControl, Worker
 from ingest.writer import ClickHouseWriter
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # A send to a topic whose metadata is missing blocks this long (kafka-python's default is
 # 60 s per send); the start-up check makes a missing topic an error long before.
 _DLQ_MAX_BLOCK_MS = 10_000
 
 
-class NotReady(IngestError):
-    """A service the worker needs is missing; the message says what to run."""
-
-
 def check_clickhouse(writer: ClickHouseWriter) -> None:
-    """Raise :class:`NotReady` unless ClickHouse answers and ``visits`` exists."""
+    """Raise :class:`NotReady` unless ClickHouse answers and ``visits`` exists
+    (:class:`Unreachable` when it does not answer)."""
     try:
         writer.features()
         found = writer.run(statements.table_exists(writer.layout, "visits"))
     except ClickHouseUnavailable as exc:
-        raise NotReady(
+        raise Unreachable(
             f"ClickHouse at {writer.endpoint} is not reachable: run `make up` ({exc.cause})"
         ) from exc
     if not found or not found[0][0]:
@@ -137,36 +137,44 @@ def assemble(
 def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) -> Iterator[Worker]:
     """A ready worker; its ClickHouse connection, producer and GeoIP reader close on exit.
 
+    A service that does not answer is tried again until ``VH_STARTUP_TIMEOUT_SECONDS``
+    after the start (``ingest.startup``): one deadline for all the checks.
+
     Raises:
-        NotReady: ClickHouse or Kafka unreachable, the schema not migrated, or the DLQ topic
-            unable to take letters (missing, not writable, too small).
+        NotReady: ClickHouse or Kafka still unreachable at the deadline, the schema not
+            migrated, or the DLQ topic unable to take letters (missing, not writable, too
+            small).
         GeoIpDatabaseError: the configured GeoIP database is unusable.
     """
+    deadline = time.monotonic() + config.startup_timeout_seconds
+
+    def ready(attempt: Callable[[], T]) -> T:
+        return until_ready(
+            attempt,
+            deadline=deadline,
+            backoff=Backoff(0.2, 5.0),
+            clock=time.monotonic,
+            sleep=time.sleep,
+        )
+
     with ExitStack() as stack:
         writer = stack.enter_context(ClickHouseWriter.from_config(config))
-        check_clickhouse(writer)
+        ready(lambda: check_clickhouse(writer))
         enricher: Enrich = (
             stack.enter_context(Enricher.from_config(enrich)) if enrich.enabled else NoEnrichment()
         )
-        try:
-            producer = make_producer(
-                config, client_id="vh-ingest-dlq", max_block_ms=_DLQ_MAX_BLOCK_MS
-            )
-            consumer = make_consumer(config)
-            dlq_state = describe_topic(config.kafka_bootstrap, config.dlq_topic)
-        except Exception as exc:
-            raise NotReady(
-                f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` ({exc})"
-            ) from exc
+        producer, consumer, dlq_state = ready(lambda: _kafka_clients(config))
         stack.callback(producer.close)
+        # The worker closes it when it stops; this is for a start-up refused from here on
+        # (closing twice is a no-op).
+        stack.callback(consumer.close, autocommit=False)
         enriched = None
         if config.enriched.enabled:
-            enriched = _enriched_stream(config)
+            enriched = ready(lambda: _enriched_stream(config))
             stack.callback(enriched.producer.close)
         # A DLQ that can never take a letter would stall its partitions later: refuse now.
         problem = check_topic(config.dlq_topic, dlq_state, config.kafka_bootstrap)
         if problem is not None:
-            consumer.close(autocommit=False)
             raise NotReady(problem)
         dlq = DeadLetterQueue(
             producer,
@@ -222,10 +230,45 @@ def open_worker(config: IngestConfig, enrich: EnrichConfig, metrics: Metrics) ->
         )
 
 
+def _kafka_clients(config: IngestConfig) -> tuple[Any, Any, TopicState]:
+    """The dead letters' producer, the group consumer and the DLQ topic's state; on a
+    failure, what was opened is closed (a retry opens its own).
+
+    Raises:
+        Unreachable: Kafka did not answer.
+    """
+    with ExitStack() as opened:
+        try:
+            producer = make_producer(
+                config, client_id="vh-ingest-dlq", max_block_ms=_DLQ_MAX_BLOCK_MS
+            )
+            opened.callback(producer.close)
+            consumer = make_consumer(config)
+            opened.callback(consumer.close, autocommit=False)
+            state = describe_topic(config.kafka_bootstrap, config.dlq_topic)
+        except Exception as exc:
+            raise _kafka_unreachable(config, exc) from exc
+        opened.pop_all()
+    return producer, consumer, state
+
+
+def _kafka_unreachable(config: IngestConfig, exc: Exception) -> Unreachable:
+    return Unreachable(
+        f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` "
+        f"({type(exc).__name__}: {exc})"
+    )
+
+
 def _enriched_stream(config: IngestConfig) -> EnrichedStream:
     """The enriched stream's own producer: its flush then waits for its records only (the
-    dead letters' confirmation flushes the other), and it batches for throughput."""
+    dead letters' confirmation flushes the other), and it batches for throughput.
+
+    Raises:
+        Unreachable: Kafka did not answer.
+        NotReady: this worker may not write to the topic.
+    """
     topic = config.enriched.topic
+    producer = None
     try:
         producer = make_producer(
             config,
@@ -236,9 +279,9 @@ def _enriched_stream(config: IngestConfig) -> EnrichedStream:
         )
         state = describe_topic(config.kafka_bootstrap, topic)
     except Exception as exc:
-        raise NotReady(
-            f"Kafka at {config.kafka_bootstrap} is not reachable: run `make up` ({exc})"
-        ) from exc
+        if producer is not None:
+            producer.close()
+        raise _kafka_unreachable(config, exc) from exc
     if state.exists and "WRITE" not in state.operations:
         producer.close()
         raise NotReady(

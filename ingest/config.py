@@ -115,6 +115,12 @@ class IngestConfig:
     retry_max_seconds: float = setting(
         "VH_RETRY_MAX_SECONDS", 30.0, "largest insert retry delay cap", minimum=0.0
     )
+    startup_timeout_seconds: float = setting(
+        "VH_STARTUP_TIMEOUT_SECONDS",
+        60.0,
+        "how long a starting worker retries Kafka and ClickHouse before it exits (1)",
+        minimum=0.0,
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> IngestConfig:

@@ -14,9 +14,10 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
-from ingest.assembly import NotReady, open_worker
+from ingest.assembly import open_worker
 from ingest.config import IngestConfig
 from ingest.flow import EXIT_DLQ_UNWRITABLE
+from ingest.startup import NotReady
 from tests.support.ingest import ENRICH, RunningWorker, committed, produce, raw_event
 
 ROOT = Path(__file__).parents[2]
