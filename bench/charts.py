@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
@@ -40,6 +41,21 @@ _VARIANTS = (
 #: Process labels of the CPU samples (bench/cpu.py) and their colours.
 _PROCESSES = (("API", "#4c72b0"), ("ClickHouse", "#dd8452"), ("other", "#a0a0a0"))
 _DPI = 100
+_TARGET = "#55a868"  # the colour of every target line
+
+
+def _label_target(
+    ax: Axes,
+    text: str,
+    at: tuple[float, float],
+    coords: tuple[str, str],
+    offset: tuple[float, float],
+    ha: str,
+) -> None:
+    """A target line's label, ``offset`` points from ``at`` (in ``coords``: data or axes
+    fraction, per axis, so it stays at the plot's edge whatever the data)."""
+    ax.annotate(text, at, xycoords=coords, xytext=offset, textcoords="offset points", ha=ha,
+                color=_TARGET, fontsize=8)  # fmt: skip
 
 
 def write(out: Path, ingest: IngestResults | None, api: ApiResults | None) -> dict[str, str]:
@@ -112,44 +128,17 @@ def latency(res: ApiResults) -> Figure | None:
                 fontsize=8,
             )
     if res.runs:
-        ax.scatter(
-            [r.rps for r in res.runs],
-            [r.p99 for r in res.runs],
-            marker="x",
-            color="#c44e52",
-            s=50,
-            label="p99, closed loop (64 clients)",
-        )
-        ax.scatter(
-            [r.rps for r in res.runs],
-            [r.p50 for r in res.runs],
-            marker="x",
-            color="#4c72b0",
-            s=50,
-            label="p50, closed loop",
-        )
-    ax.axhline(50, color="#55a868", ls="--", lw=1)
-    ax.annotate(
-        "target: p99 ≤ 50 ms at 50% of capacity",
-        (1, 50),
-        xycoords=("axes fraction", "data"),
-        xytext=(-4, 4),
-        textcoords="offset points",
-        ha="right",
-        color="#55a868",
-        fontsize=8,
-    )
-    ax.axvline(1000, color="#55a868", ls=":", lw=1)
-    ax.annotate(
-        "target: 1,000 req/s",
-        (1000, 1),
-        xycoords=("data", "axes fraction"),
-        xytext=(-4, -14),
-        textcoords="offset points",
-        ha="right",
-        color="#55a868",
-        fontsize=8,
-    )
+        closed = (("p99", "#c44e52", "p99, closed loop (64 clients)"),
+                  ("p50", "#4c72b0", "p50, closed loop"))  # fmt: skip
+        for attr, colour, label in closed:
+            ax.scatter([r.rps for r in res.runs], [getattr(r, attr) for r in res.runs],
+                       marker="x", color=colour, s=50, label=label)  # fmt: skip
+    ax.axhline(50, color=_TARGET, ls="--", lw=1)
+    _label_target(ax, "target: p99 ≤ 50 ms at 50% of capacity", (1, 50), ("axes fraction", "data"),
+                  (-4, 4), "right")  # fmt: skip
+    ax.axvline(1000, color=_TARGET, ls=":", lw=1)
+    _label_target(ax, "target: 1,000 req/s", (1000, 1), ("data", "axes fraction"), (-4, -14),
+                  "right")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(left=min(5.0, *(p[0] for p in points)) if points else 5.0, right=2000)
@@ -198,16 +187,9 @@ def cpu(res: ApiResults) -> Figure | None:
             va="center",
             fontsize=9,
         )
-    ax.axvline(2, color="#55a868", ls="--", lw=1)
-    ax.annotate(
-        "target: API + ClickHouse ≤ 2 ms",
-        (2, 1),
-        xycoords=("data", "axes fraction"),
-        xytext=(4, -12),
-        textcoords="offset points",
-        color="#55a868",
-        fontsize=8,
-    )
+    ax.axvline(2, color=_TARGET, ls="--", lw=1)
+    _label_target(ax, "target: API + ClickHouse ≤ 2 ms", (2, 1), ("data", "axes fraction"),
+                  (4, -12), "left")  # fmt: skip
     ax.set_yticks(ys, [label for label, _ in rows])
     ax.set_xlim(0, max(left) * 1.15)
     ax.set_xlabel("CPU ms per request (CPU seconds per second / req/s)")
