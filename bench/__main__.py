@@ -9,10 +9,11 @@ the API's table when both run), enrichment, webhooks (deliveries/s, publish-to-w
 latency);
 memory is sampled during the first two. Everything it creates is named ``bench_<run id>``
 and dropped at the end.
-``--quick`` takes about 8 minutes on 2 cores. Full mode, estimated from its sizes and the
-quick run's rates: about an hour (ingestion, 3 rounds of 600k events per worker variant,
-~15 minutes; the 20M-visit table, built once for the API and then timed by the analysts'
-questions, ~20 minutes; the rest a few minutes each).
+``--quick`` takes about 8 minutes on 2 cores. Full mode took 39 minutes on a quiet machine
+(2026-12-04: ingestion, 3 rounds of 600k events per worker variant, 11 minutes; the cluster
+6; the 20M-visit table, built once for the API and then timed by the analysts' questions,
+12 to build and merge; the API's runs, the analytics, enrichment and webhooks the rest) and
+about twice that on a day the machine was shared (the ingestion rounds alone 37 minutes).
 Not a test: nothing here asserts on timing; targets are reported as met or missed.
 """
 

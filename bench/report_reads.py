@@ -210,6 +210,30 @@ def _targets(res: ApiResults, below_errors: int) -> list[str]:
         "measured by hand, bench/profiling.md), larger batches, API processes beside it "
         "(`vh api --workers 2`), more cores, or a current ClickHouse server.",
         *_tail(res, half),
+        *_v4_why(res, total),
+    ]
+
+
+def _v4_why(res: ApiResults, v3_ms: float) -> list[str]:
+    """Why v4's visitor search costs more per request than a v3 page, from the same run."""
+    r = res.v4.get("visitor_id")
+    if r is None or r.rps >= 1000 or not r.cores:
+        return []
+    ms = _ms_per_request(r, "API") + _ms_per_request(r, "ClickHouse")
+    ratio = f", {ms / v3_ms:.1f}x a v3 page's {v3_ms:.1f}" if v3_ms else ""
+    return [
+        "",
+        f"Why GET /v4/events?visitor_id= is at {r.rps:,.0f} req/s: {ms:.1f} CPU ms per "
+        f"request (API + ClickHouse){ratio}, so 2 cores hold at most {2000 / ms:,.0f}. A v4 "
+        "page is several statements run one after another (`query_api.v4.events`: the "
+        "visitor's state, for v4's `visitor_not_found`; the candidates from `event_index`; "
+        "their bodies from `visit_pages`; their PATCH updates; each visitor's history as of "
+        "the event, for `identification`), each opening its own tables, where a v3 page is "
+        "one UNION statement that waiting pages share (`query_api.coalesce`); searches by IP "
+        "range or time window read the time line in growing slices, a statement per slice. "
+        "What would reach 1,000 req/s: the page's statements folded into one, as v3's were "
+        "(30.5 -> 14.5 ms of ClickHouse CPU, bench/profiling.md), coalesced like v3's, then "
+        "the same cuts as v3 above.",
     ]
 
 

@@ -174,6 +174,11 @@ def test_the_curve_errors_floors_and_targets_of_issue_15() -> None:
     assert "p99 ≤ 50 ms at 50% of capacity: 8.0 ms — met" in text
     assert "no error below capacity: 0 — met" in text
     assert "Why p99 at 50% of capacity" not in text  # met: nothing to explain
+    # v4's miss explained from its own CPU per request against a v3 page's, same run.
+    assert (
+        "Why GET /v4/events?visitor_id= is at 30 req/s: 60.0 CPU ms per request (API + "
+        "ClickHouse), 3.3x a v3 page's 18.0, so 2 cores hold at most 33." in text
+    )
 
 
 def test_a_missed_tail_is_explained_from_the_lightest_point_of_the_curve() -> None:
