@@ -73,3 +73,18 @@ def test_docs_analytics_shows_the_sql_of_the_questions_as_they_are() -> None:
         for sql in (q.raw, q.view):
             if sql is not None:
                 assert analytics_doc.shown_sql(sql, params) in text, f"{q.key} changed"
+
+
+def test_each_question_missing_its_target_from_the_views_says_why() -> None:
+    results = Results(rows=1000, server="18.16.1", demo_visits=10, build_s=1.0)
+    assert analytics_doc.view_misses(results) == ""  # nothing measured, nothing said
+    results.view_ms = {"daily": 50.0, "hourly": 480.0, "new_vs_returning": 450.0, "os_share": 110.0}
+    text = analytics_doc.view_misses(results)
+    numbers = {q.key: n for n, q in enumerate(questions.QUESTIONS, 1)}
+    assert "Traffic by day" not in text  # met
+    assert f"- {numbers['hourly']}. Traffic by hour, 480 ms: it merges 720 hourly states" in text
+    assert f"- {numbers['new_vs_returning']}. New versus returning" in text
+    assert "a state per visitor" in text
+    assert (
+        f"- {numbers['os_share']}. Visits by OS, with shares, 110 ms: it merges one state" in text
+    )
